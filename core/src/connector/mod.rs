@@ -10,6 +10,9 @@
 //! created object and can look up again ([`Connector::find_by_step_key`]), so
 //! that a create interrupted by a crash can be reconciled instead of repeated.
 
+pub mod dry_run;
+pub mod registry;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;

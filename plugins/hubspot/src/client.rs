@@ -208,7 +208,9 @@ impl Client {
                         && rate_limited < self.rate_limit_retries
                     {
                         rate_limited += 1;
+                        // Jitter, so requests that were refused together do not return together.
                         let wait = retry_after.unwrap_or_else(|| policy_wait(policy, &headers));
+                        let wait = wait + wait.mul_f64(rand::random::<f64>() * 0.2);
                         tracing::warn!(
                             operation = request.operation,
                             policy = policy.as_str(),

@@ -209,6 +209,15 @@ impl FakeHubSpot {
         )
     }
 
+    /// A contact with `phone` stored as typed, created at `created_at`.
+    pub fn seed_contact_at(&self, phone: &str, name: &str, created_at: DateTime<Utc>) -> String {
+        self.seed_object(
+            "contacts",
+            contact_properties(Some(phone), None, name),
+            created_at,
+        )
+    }
+
     /// A contact with a mobile number only.
     pub fn seed_mobile_contact(&self, mobile: &str, name: &str) -> String {
         self.seed_object(

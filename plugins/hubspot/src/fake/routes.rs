@@ -172,7 +172,18 @@ pub async fn handle(
                 &correlation_id,
             )),
             Some(FaultAction::RateLimit(policy)) => {
-                Some(replies::rate_limited(&policy, &correlation_id))
+                let reply = replies::rate_limited(&policy, &correlation_id);
+                Some(if policy == "TEN_SECONDLY_ROLLING" {
+                    reply
+                        .header(
+                            "x-hubspot-ratelimit-interval-milliseconds",
+                            inner.general.length.as_millis(),
+                        )
+                        .header("x-hubspot-ratelimit-max", inner.general.limit)
+                        .header("x-hubspot-ratelimit-remaining", 0)
+                } else {
+                    reply
+                })
             }
             Some(FaultAction::Delay(d)) => {
                 delay = Some(d);

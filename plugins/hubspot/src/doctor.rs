@@ -95,10 +95,10 @@ pub async fn doctor(
     let config = connector.config();
     for kind in STEP_KEY_OBJECTS {
         let object = object_type(kind);
-        let name = &config.step_key_property;
-        match connector.property(object, name).await? {
-            Some(p) => report.push(
-                format!("property {object}.{name}"),
+        let name = format!("property {object}.{}", config.step_key_property);
+        match refused(connector.property(object, &config.step_key_property).await)? {
+            Ok(Some(p)) => report.push(
+                name,
                 true,
                 if p.has_unique_value {
                     "present, unique"
@@ -106,85 +106,101 @@ pub async fn doctor(
                     "present"
                 },
             ),
-            None => report.push(
-                format!("property {object}.{name}"),
-                false,
-                "missing: run `switchboard hubspot setup`",
-            ),
+            Ok(None) => report.push(name, false, "missing: run `switchboard hubspot setup`"),
+            Err(why) => report.push(name, false, why),
         }
     }
-    match connector
-        .property("contacts", &config.phone_property)
-        .await?
-    {
-        Some(p) if p.has_unique_value => report.push(
-            format!("property contacts.{}", config.phone_property),
+    let name = format!("property contacts.{}", config.phone_property);
+    match refused(connector.property("contacts", &config.phone_property).await)? {
+        Ok(Some(p)) if p.has_unique_value => report.push(
+            name,
             true,
             "present, unique: contacts are created with an atomic upsert",
         ),
         // Optional: without it, search and the lookup cache prevent duplicates.
-        _ => report.push(
-            format!("property contacts.{}", config.phone_property),
+        Ok(_) => report.push(
+            name,
             true,
             "not set up (optional): run `switchboard hubspot setup` for atomic contact creation",
         ),
+        Err(why) => report.push(name, false, why),
     }
 
     let request = Request::get("read_pipelines", "/crm/v3/pipelines/deals");
-    let body = connector.client().send(&request).await?.unwrap_or_default();
-    let pipelines: Page<Pipeline> = model::decode("read_pipelines", &body)?;
-    match pipelines.results.iter().find(|p| p.id == pipeline) {
-        Some(found) => {
-            report.push(
-                format!("pipeline {pipeline}"),
-                true,
-                format!("\"{}\"", found.label),
-            );
-            match found.stages.iter().find(|s| s.id == stage) {
-                Some(s) => report.push(format!("stage {stage}"), true, format!("\"{}\"", s.label)),
-                None => report.push(
-                    format!("stage {stage}"),
-                    false,
-                    format!(
-                        "not in pipeline {pipeline}; its stages are: {}",
-                        found
-                            .stages
-                            .iter()
-                            .map(|s| format!("{} (\"{}\")", s.id, s.label))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ),
-            }
+    match refused(connector.client().send(&request).await)? {
+        Ok(body) => {
+            let pipelines: Page<Pipeline> =
+                model::decode("read_pipelines", &body.unwrap_or_default())?;
+            check_pipeline(&mut report, &pipelines.results, pipeline, stage);
         }
-        None => report.push(
-            format!("pipeline {pipeline}"),
-            false,
-            format!(
-                "no such deal pipeline; the account has: {}",
-                pipelines
-                    .results
-                    .iter()
-                    .map(|p| format!("{} (\"{}\")", p.id, p.label))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ),
+        Err(why) => report.push(format!("pipeline {pipeline}"), false, why),
     }
 
     for owner in owners {
-        match connector.resolve_owner(owner).await? {
-            Some(id) => report.push(
+        match refused(connector.resolve_owner(owner).await)? {
+            Ok(Some(id)) => report.push(
                 format!("owner {owner}"),
                 true,
                 format!("HubSpot owner {id}"),
             ),
-            None => report.push(
+            Ok(None) => report.push(
                 format!("owner {owner}"),
                 false,
                 "no active HubSpot owner; calls of this employee count as unknown",
             ),
+            Err(why) => report.push(format!("owner {owner}"), false, why),
         }
     }
     Ok(report)
+}
+
+/// An account-wide refusal (scopes, token) fails one check; anything else
+/// (HubSpot unreachable) stops the doctor.
+fn refused<T>(result: Result<T, ConnectorError>) -> Result<Result<T, String>, ConnectorError> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(error @ ConnectorError::AccountWide { .. }) => Ok(Err(error.to_string())),
+        Err(error) => Err(error),
+    }
+}
+
+fn check_pipeline(report: &mut DoctorReport, pipelines: &[Pipeline], pipeline: &str, stage: &str) {
+    let Some(found) = pipelines.iter().find(|p| p.id == pipeline) else {
+        let known: Vec<String> = pipelines
+            .iter()
+            .map(|p| format!("{} (\"{}\")", p.id, p.label))
+            .collect();
+        report.push(
+            format!("pipeline {pipeline}"),
+            false,
+            format!(
+                "no such deal pipeline; the account has: {}",
+                known.join(", ")
+            ),
+        );
+        return;
+    };
+    report.push(
+        format!("pipeline {pipeline}"),
+        true,
+        format!("\"{}\"", found.label),
+    );
+    match found.stages.iter().find(|s| s.id == stage) {
+        Some(s) => report.push(format!("stage {stage}"), true, format!("\"{}\"", s.label)),
+        None => {
+            let known: Vec<String> = found
+                .stages
+                .iter()
+                .map(|s| format!("{} (\"{}\")", s.id, s.label))
+                .collect();
+            report.push(
+                format!("stage {stage}"),
+                false,
+                format!(
+                    "not in pipeline {pipeline}; its stages are: {}",
+                    known.join(", ")
+                ),
+            );
+        }
+    }
 }

@@ -9,7 +9,7 @@
 //!
 //! A plugin's test starts a fresh fake per scenario:
 //!
-//! ```ignore
+//! ```text
 //! let report = switchboard_core::testkit::run_suite(|| MyHarness::start()).await;
 //! assert!(report.passed(), "{report}");
 //! ```

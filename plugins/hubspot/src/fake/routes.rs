@@ -195,15 +195,17 @@ pub async fn handle(
             Some(reply) => reply,
             None => authorize_and_dispatch(
                 &mut inner,
-                &headers,
-                &method,
-                &segments,
+                &Incoming {
+                    headers: &headers,
+                    method: &method,
+                    segments: &segments,
+                    query: &query,
+                    body: request_body.as_ref(),
+                    raw_body: &body,
+                    correlation_id: &correlation_id,
+                    now,
+                },
                 route,
-                &query,
-                request_body.as_ref(),
-                &body,
-                &correlation_id,
-                now,
             ),
         };
         (reply, delay, faulted)
@@ -225,19 +227,33 @@ pub async fn handle(
     reply.into_response(&correlation_id)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The parts of a request the handler works with.
+struct Incoming<'a> {
+    headers: &'a HeaderMap,
+    method: &'a Method,
+    segments: &'a [&'a str],
+    query: &'a [(String, String)],
+    body: Option<&'a Value>,
+    raw_body: &'a [u8],
+    correlation_id: &'a str,
+    now: Instant,
+}
+
 fn authorize_and_dispatch(
     inner: &mut super::Inner,
-    headers: &HeaderMap,
-    method: &Method,
-    segments: &[&str],
+    request: &Incoming<'_>,
     route: Option<Route>,
-    query: &[(String, String)],
-    body: Option<&Value>,
-    raw_body: &[u8],
-    correlation_id: &str,
-    now: Instant,
 ) -> Reply {
+    let Incoming {
+        headers,
+        method,
+        segments,
+        query,
+        body,
+        raw_body,
+        correlation_id,
+        now,
+    } = *request;
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -9,9 +9,14 @@
 //!   rules' vocabulary.
 //! - [`plan`]: `Plan` and the closed set of `Action`s the rules can ask for.
 //! - [`connector`]: the `Connector` trait a CRM plugin implements, and its errors.
+//! - [`cache`]: the lookup cache: read-your-writes and single flight in front of the CRM.
+//! - `testkit` (feature `testkit`): the conformance suite every connector passes.
 
+pub mod cache;
 pub mod connector;
 pub mod event;
 pub mod facts;
 pub mod phone;
 pub mod plan;
+#[cfg(feature = "testkit")]
+pub mod testkit;

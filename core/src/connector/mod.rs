@@ -9,6 +9,12 @@
 //! Every create carries a [`StepKey`] that the connector writes into the
 //! created object and can look up again ([`Connector::find_by_step_key`]), so
 //! that a create interrupted by a crash can be reconciled instead of repeated.
+//!
+//! [`registry`] builds a connector by name from configuration; [`dry_run`] is
+//! the connector that only records what it would do.
+
+pub mod dry_run;
+pub mod registry;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -3,15 +3,19 @@
 //!
 //! # Layout
 //!
+//! - [`config`]: `Settings`, loaded from file, environment and flags, validated.
 //! - [`phone`]: `E164`, the only way a client number enters the core.
 //! - [`event`]: `CallEvent`, one normalized Ringostat call event.
 //! - [`facts`]: what the CRM knows about the client and the employee, in the
 //!   rules' vocabulary.
 //! - [`plan`]: `Plan` and the closed set of `Action`s the rules can ask for.
 //! - [`connector`]: the `Connector` trait a CRM plugin implements, and its errors.
+//! - [`intake`]: a Ringostat webhook request into a `CallEvent` and its raw payload.
 
+pub mod config;
 pub mod connector;
 pub mod event;
 pub mod facts;
+pub mod intake;
 pub mod phone;
 pub mod plan;

@@ -11,6 +11,7 @@
 //! - [`plan`]: `Plan` and the closed set of `Action`s the rules can ask for.
 //! - [`connector`]: the `Connector` trait a CRM plugin implements, and its errors.
 //! - [`intake`]: a Ringostat webhook request into a `CallEvent` and its raw payload.
+//! - [`store`]: the durable inbox (`Store` trait, SQLite with group commit).
 
 pub mod config;
 pub mod connector;
@@ -19,3 +20,4 @@ pub mod facts;
 pub mod intake;
 pub mod phone;
 pub mod plan;
+pub mod store;

@@ -20,6 +20,8 @@ pub enum BadStoreUrl {
         "{0:?} is not a store URL: expected sqlite://PATH (for example sqlite://switchboard.db)"
     )]
     Unknown(String),
+    #[error("an in-memory store would lose accepted events on restart; use a file: sqlite://PATH")]
+    InMemory,
 }
 
 impl FromStr for StoreUrl {
@@ -29,6 +31,8 @@ impl FromStr for StoreUrl {
         let s = s.trim();
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
             Err(BadStoreUrl::PostgresNotAvailable)
+        } else if s.contains(":memory:") || s.contains("mode=memory") {
+            Err(BadStoreUrl::InMemory)
         } else if s.starts_with("sqlite:") && s.len() > "sqlite:".len() && s != "sqlite://" {
             Ok(StoreUrl::Sqlite(s.to_string()))
         } else {
@@ -54,10 +58,18 @@ mod tests {
         for url in [
             "sqlite://switchboard.db",
             "sqlite:///var/lib/switchboard/db.sqlite",
-            "sqlite::memory:",
+            "sqlite:inbox.db",
         ] {
             assert_eq!(url.parse(), Ok(StoreUrl::Sqlite(url.to_string())), "{url}");
         }
+    }
+
+    #[test]
+    fn an_in_memory_store_is_refused() {
+        assert_eq!(
+            "sqlite::memory:".parse::<StoreUrl>(),
+            Err(BadStoreUrl::InMemory)
+        );
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! - [`connector`]: the `Connector` trait a CRM plugin implements, and its errors.
 //! - [`intake`]: a Ringostat webhook request into a `CallEvent` and its raw payload.
 //! - [`store`]: the durable inbox (`Store` trait, SQLite with group commit).
+//! - [`server`]: the HTTP routes: webhook, health, readiness, operators' API.
+//! - [`startup`]: `Application::build(settings)`, everything wired from one value.
 
 pub mod config;
 pub mod connector;
@@ -20,4 +22,6 @@ pub mod facts;
 pub mod intake;
 pub mod phone;
 pub mod plan;
+pub mod server;
+pub mod startup;
 pub mod store;

@@ -84,11 +84,11 @@ impl Intake {
             })
         };
 
+        // Decode what is stored, not what arrived: whatever the token
+        // stripping removed cannot reach the event either.
         let mut kind = EventKind::AfterCall;
         let mut url_params = Vec::new();
-        for (name, value) in
-            url::form_urlencoded::parse(request.query.unwrap_or_default().as_bytes()).into_owned()
-        {
+        for (name, value) in url::form_urlencoded::parse(raw.query.as_bytes()).into_owned() {
             if name.eq_ignore_ascii_case(EVENT_PARAM) {
                 let Ok(parsed) = value.parse::<EventKind>();
                 kind = parsed;
@@ -98,7 +98,7 @@ impl Intake {
         }
         let format = format.map_err(|e| refuse(e.into()))?;
         let payload =
-            Payload::decode(format, request.body, url_params).map_err(|e| refuse(e.into()))?;
+            Payload::decode(format, &raw.body, url_params).map_err(|e| refuse(e.into()))?;
         let event = self.normalizer.normalize(&payload, kind).map_err(refuse)?;
         Ok(Received { event, raw })
     }

@@ -117,6 +117,7 @@ impl Server {
             addr,
             dir,
             log,
+            reader: Some(reader),
         }
     }
 

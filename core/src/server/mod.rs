@@ -75,3 +75,6 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
         format!("{method} is not allowed on {}", uri.path()),
     )
 }
+
+#[cfg(test)]
+mod tests;

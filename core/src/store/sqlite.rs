@@ -55,6 +55,13 @@ impl SqliteStore {
             writer: Writer::start(writing),
         })
     }
+
+    /// Runs a statement beside the writer, so tests can provoke real
+    /// database failures (a trigger that aborts inserts).
+    #[cfg(test)]
+    pub(crate) async fn execute_for_tests(&self, sql: &str) {
+        sqlx::query(sql).execute(&self.readers).await.expect("test statement");
+    }
 }
 
 #[async_trait]

@@ -36,21 +36,36 @@ async fn fixture() -> Fixture {
         readiness,
         max_body: 64 * 1024,
     };
-    Fixture { _dir: dir, store, state }
+    Fixture {
+        _dir: dir,
+        store,
+        state,
+    }
 }
 
 async fn call(state: ServerState, request: Request<Body>) -> (StatusCode, Value) {
     let peer: SocketAddr = "127.0.0.1:50000".parse().expect("address");
-    let response = router(state).layer(MockConnectInfo(peer)).oneshot(request).await.expect("infallible");
+    let response = router(state)
+        .layer(MockConnectInfo(peer))
+        .oneshot(request)
+        .await
+        .expect("infallible");
     let status = response.status();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     (status, serde_json::from_slice(&bytes).expect("JSON body"))
 }
 
 fn webhook(call_id: &str) -> Request<Body> {
     Request::post("/webhooks/ringostat")
         .header("content-type", "application/json")
-        .body(Body::from(format!(r#"{{"uniqueid":"{call_id}","call_type":"in"}}"#)))
+        .body(Body::from(format!(
+            r#"{{"uniqueid":"{call_id}","call_type":"in"}}"#
+        )))
         .expect("request")
 }
 
@@ -61,11 +76,22 @@ async fn a_store_that_cannot_commit_answers_503_and_acknowledges_nothing() {
     fixture.store.execute_for_tests(trigger).await;
     let (status, answer) = call(fixture.state.clone(), webhook("c-1")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(answer["error"].as_str().is_some_and(|e| e.contains("cannot commit")), "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot commit")),
+        "{answer}"
+    );
 
-    fixture.store.execute_for_tests("DROP TRIGGER no_space").await;
+    fixture
+        .store
+        .execute_for_tests("DROP TRIGGER no_space")
+        .await;
     let (status, answer) = call(fixture.state.clone(), webhook("c-1")).await;
-    assert_eq!((status, answer), (StatusCode::OK, json!({ "id": 1, "duplicate": false })));
+    assert_eq!(
+        (status, answer),
+        (StatusCode::OK, json!({ "id": 1, "duplicate": false }))
+    );
 }
 
 struct RulesLoaded(bool);
@@ -73,7 +99,11 @@ struct RulesLoaded(bool);
 #[async_trait]
 impl ReadinessCheck for RulesLoaded {
     async fn check(&self) -> Result<(), String> {
-        if self.0 { Ok(()) } else { Err("rules/matrix.yaml:3:5: unknown fact `clint`".into()) }
+        if self.0 {
+            Ok(())
+        } else {
+            Err("rules/matrix.yaml:3:5: unknown fact `clint`".into())
+        }
     }
 }
 
@@ -82,7 +112,11 @@ async fn readiness_reports_every_named_check() {
     let fixture = fixture().await;
     let mut ready = fixture.state.clone();
     ready.readiness.add("rules", Arc::new(RulesLoaded(true)));
-    let readyz = || Request::get("/readyz").body(Body::empty()).expect("request");
+    let readyz = || {
+        Request::get("/readyz")
+            .body(Body::empty())
+            .expect("request")
+    };
     let (status, answer) = call(ready, readyz()).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["checks"].as_array().map(Vec::len), Some(2));

@@ -60,7 +60,10 @@ impl SqliteStore {
     /// database failures (a trigger that aborts inserts).
     #[cfg(test)]
     pub(crate) async fn execute_for_tests(&self, sql: &str) {
-        sqlx::query(sql).execute(&self.readers).await.expect("test statement");
+        sqlx::query(sql)
+            .execute(&self.readers)
+            .await
+            .expect("test statement");
     }
 }
 

@@ -158,15 +158,28 @@ fn fail_all(jobs: impl IntoIterator<Item = Done>, error: &str) {
     }
 }
 
+/// Looks first, inserts only what is new: a duplicate (Ringostat retries)
+/// changes nothing, not even the id sequence. The writer is the only one
+/// writing, so nothing can slip in between.
 async fn insert_event(
     transaction: &mut Transaction<'_, Sqlite>,
     row: EventRow,
 ) -> Result<Inserted, StoreError> {
+    let existing = sqlx::query("SELECT id FROM events WHERE call_id = ?1 AND event_kind = ?2")
+        .bind(&row.call_id)
+        .bind(&row.event_kind)
+        .fetch_optional(&mut **transaction)
+        .await?;
+    if let Some(existing) = existing {
+        return Ok(Inserted {
+            id: EventId(existing.try_get(0)?),
+            duplicate: true,
+        });
+    }
     let inserted = sqlx::query(
         "INSERT INTO events (call_id, event_kind, status, status_reason, received_at, client_phone,
                              raw_method, raw_query, raw_content_type, raw_body, event, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?5)
-         ON CONFLICT (call_id, event_kind) DO NOTHING
          RETURNING id",
     )
     .bind(&row.call_id)
@@ -180,22 +193,11 @@ async fn insert_event(
     .bind(&row.raw_content_type)
     .bind(&row.raw_body)
     .bind(&row.event)
-    .fetch_optional(&mut **transaction)
+    .fetch_one(&mut **transaction)
     .await?;
-    if let Some(row) = inserted {
-        return Ok(Inserted {
-            id: EventId(row.try_get(0)?),
-            duplicate: false,
-        });
-    }
-    let existing = sqlx::query("SELECT id FROM events WHERE call_id = ?1 AND event_kind = ?2")
-        .bind(&row.call_id)
-        .bind(&row.event_kind)
-        .fetch_one(&mut **transaction)
-        .await?;
     Ok(Inserted {
-        id: EventId(existing.try_get(0)?),
-        duplicate: true,
+        id: EventId(inserted.try_get(0)?),
+        duplicate: false,
     })
 }
 

@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use crate::config::{ConfigError, Settings};
 use crate::intake::Intake;
 use crate::server::{self, Access, Readiness, ServerState, StoreReachable};
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -39,7 +39,6 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     router: Router,
-    store: Arc<dyn Store>,
 }
 
 impl Application {
@@ -79,17 +78,12 @@ impl Application {
             listener,
             local_addr,
             router: server::router(state),
-            store,
         })
     }
 
     /// The bound address (the real port when `listen` said port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
-    }
-
-    pub fn store(&self) -> Arc<dyn Store> {
-        self.store.clone()
     }
 
     /// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.

@@ -158,28 +158,18 @@ fn fail_all(jobs: impl IntoIterator<Item = Done>, error: &str) {
     }
 }
 
-/// Looks first, inserts only what is new: a duplicate (Ringostat retries)
-/// changes nothing, not even the id sequence. The writer is the only one
-/// writing, so nothing can slip in between.
+/// Inserts only what is new, in one statement for the common case: a
+/// duplicate (Ringostat retries) changes nothing, not even the id sequence.
+/// The writer is the only one writing, so nothing can slip in between.
 async fn insert_event(
     transaction: &mut Transaction<'_, Sqlite>,
     row: EventRow,
 ) -> Result<Inserted, StoreError> {
-    let existing = sqlx::query("SELECT id FROM events WHERE call_id = ?1 AND event_kind = ?2")
-        .bind(&row.call_id)
-        .bind(&row.event_kind)
-        .fetch_optional(&mut **transaction)
-        .await?;
-    if let Some(existing) = existing {
-        return Ok(Inserted {
-            id: EventId(existing.try_get(0)?),
-            duplicate: true,
-        });
-    }
     let inserted = sqlx::query(
         "INSERT INTO events (call_id, event_kind, status, status_reason, received_at, client_phone,
                              raw_method, raw_query, raw_content_type, raw_body, event, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?5)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?5
+         WHERE NOT EXISTS (SELECT 1 FROM events WHERE call_id = ?1 AND event_kind = ?2)
          RETURNING id",
     )
     .bind(&row.call_id)
@@ -193,11 +183,22 @@ async fn insert_event(
     .bind(&row.raw_content_type)
     .bind(&row.raw_body)
     .bind(&row.event)
-    .fetch_one(&mut **transaction)
+    .fetch_optional(&mut **transaction)
     .await?;
+    if let Some(inserted) = inserted {
+        return Ok(Inserted {
+            id: EventId(inserted.try_get(0)?),
+            duplicate: false,
+        });
+    }
+    let existing = sqlx::query("SELECT id FROM events WHERE call_id = ?1 AND event_kind = ?2")
+        .bind(&row.call_id)
+        .bind(&row.event_kind)
+        .fetch_one(&mut **transaction)
+        .await?;
     Ok(Inserted {
-        id: EventId(inserted.try_get(0)?),
-        duplicate: false,
+        id: EventId(existing.try_get(0)?),
+        duplicate: true,
     })
 }
 

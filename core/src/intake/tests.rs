@@ -458,3 +458,63 @@ fn configured_aliases_read_custom_names() {
         "caller is no longer claimed"
     );
 }
+
+#[test]
+fn arbitrary_bytes_never_panic_and_always_get_an_answer() {
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+
+    let seed: u64 = std::env::var("SWITCHBOARD_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| u64::from(std::process::id()) * 7919);
+    println!("seed {seed} (set SWITCHBOARD_TEST_SEED to repeat)");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let intake = intake();
+    let pieces: [&[u8]; 12] = [
+        b"{",
+        b"}",
+        b"\"uniqueid\":",
+        b"\"call_type\":\"in\"",
+        b",",
+        b"\"caller\":\"+380",
+        b"\xff\xfe",
+        b"=",
+        b"&",
+        b"additional_call_data",
+        b"[1,",
+        b"\"\\u0000\"",
+    ];
+    let content_types = [
+        None,
+        Some("application/json"),
+        Some("application/x-www-form-urlencoded"),
+        Some("text/plain"),
+    ];
+    for _ in 0..2_000 {
+        let mut body = Vec::new();
+        for _ in 0..rng.random_range(0..12) {
+            if rng.random_range(0..3) == 0 {
+                body.push(rng.random_range(0..=255u8));
+            } else {
+                body.extend_from_slice(pieces[rng.random_range(0..pieces.len())]);
+            }
+        }
+        let content_type = content_types[rng.random_range(0..content_types.len())];
+        let query = if rng.random_range(0..2) == 0 {
+            "event=pickup&uniqueid=q&call_type=out"
+        } else {
+            ""
+        };
+        let request = WebhookRequest {
+            method: "POST",
+            query: Some(query),
+            content_type,
+            body: &body,
+        };
+        match intake.receive(&request) {
+            Ok(received) => assert!(!received.event.call_id.is_empty()),
+            Err(refused) => assert!(!refused.reason.to_string().is_empty()),
+        }
+    }
+}

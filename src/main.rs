@@ -1,1 +1,189 @@
-fn main() {}
+//! The `switchboard` command: parses the command line, sets up logging, and
+//! hands over to `switchboard-core`. No logic of its own lives here.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use switchboard_core::config::{Environment, Overrides, Settings, StoreUrl};
+use switchboard_core::startup::Application;
+use tracing_subscriber::EnvFilter;
+
+/// Exit code of subcommands whose machinery is not built yet.
+const NOT_AVAILABLE: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Turns Ringostat call webhooks into CRM records, driven by editable rules",
+    long_about = "Turns Ringostat call webhooks into CRM records, driven by editable rules.\n\n\
+        Configuration comes from an optional YAML file (--config), the environment \
+        (SWITCHBOARD_LISTEN, SWITCHBOARD_STORE_URL, SWITCHBOARD_RULES_DIR, and the secrets \
+        SWITCHBOARD_WEBHOOK_TOKEN, SWITCHBOARD_ADMIN_TOKEN, HUBSPOT_TOKEN) and flags, in the \
+        order flag > environment > file > default. Logs go to stderr; RUST_LOG sets the level."
+)]
+struct Cli {
+    /// Configuration file (YAML; every key optional, unknown keys are errors).
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Log format.
+    #[arg(long, global = true, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service: receive Ringostat webhooks, store them durably, serve the API.
+    ///
+    /// With no configuration at all it listens on 127.0.0.1:8080, stores events in
+    /// switchboard.db and reads rules from ./rules. It logs one line `listening on ADDR`
+    /// once it accepts connections, and stops gracefully on SIGTERM or Ctrl-C.
+    Serve(ServeArgs),
+
+    /// Write the default rules and a commented configuration into DIR.
+    Init {
+        /// Directory to create the files in.
+        dir: PathBuf,
+    },
+
+    /// Validate the rules and run the rule tests; exit non-zero with precise errors.
+    Check {
+        /// Rules directory (default: rules.dir of the configuration).
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+    },
+
+    /// Print the plan and the trace the rules produce for one event.
+    Simulate {
+        /// A Ringostat payload (JSON) to evaluate.
+        #[arg(value_name = "EVENT.json")]
+        event: PathBuf,
+        /// Rules directory (default: rules.dir of the configuration).
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+        /// A CRM fact to assume, such as client=existing or employee=unknown (repeatable).
+        #[arg(long = "fact", value_name = "NAME=VALUE")]
+        facts: Vec<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Re-run a chosen event, or every dead-lettered one, with the current rules.
+    Replay(ReplayArgs),
+
+    /// HubSpot account setup and checks.
+    Hubspot {
+        #[command(subcommand)]
+        command: HubspotCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on, such as 127.0.0.1:8080 (overrides listen and SWITCHBOARD_LISTEN).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Store URL, such as sqlite://switchboard.db (overrides store.url and SWITCHBOARD_STORE_URL).
+    #[arg(long, value_name = "URL")]
+    store: Option<StoreUrl>,
+    /// Rules directory (overrides rules.dir and SWITCHBOARD_RULES_DIR).
+    #[arg(long, value_name = "DIR")]
+    rules: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct ReplayArgs {
+    /// The inbox id of the event to replay.
+    id: Option<i64>,
+    /// Replay every dead-lettered event.
+    #[arg(long)]
+    dead: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum HubspotCommand {
+    /// Create the custom properties Switchboard writes its step keys into.
+    Setup,
+    /// Verify the token, scopes, pipeline, stages and the owners of employees.yaml.
+    Doctor,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Serve(args) => match serve(cli.config, args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!("{error:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Init { .. } => not_available("init", "the default rules"),
+        Command::Check { .. } => not_available("check", "the rules engine"),
+        Command::Simulate { .. } => not_available("simulate", "the rules engine"),
+        Command::Replay(_) => not_available("replay", "the executor"),
+        Command::Hubspot {
+            command: HubspotCommand::Setup,
+        } => not_available("hubspot setup", "the HubSpot connector"),
+        Command::Hubspot {
+            command: HubspotCommand::Doctor,
+        } => not_available("hubspot doctor", "the HubSpot connector"),
+    }
+}
+
+fn serve(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        listen: args.listen,
+        store_url: args.store,
+        rules_dir: args.rules,
+    };
+    let settings = Settings::load(config.as_deref(), &Environment::from_process(), &overrides)
+        .context("invalid configuration")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async {
+        let application = Application::build(settings).await?;
+        application.run_until_stopped().await
+    })?;
+    Ok(())
+}
+
+fn not_available(command: &str, needs: &str) -> ExitCode {
+    eprintln!(
+        "switchboard {command} is not available yet: it needs {needs}, which this build does not include."
+    );
+    ExitCode::from(NOT_AVAILABLE)
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //!
+//! - [`config`]: `Settings`, loaded from file, environment and flags, validated.
 //! - [`phone`]: `E164`, the only way a client number enters the core.
 //! - [`event`]: `CallEvent`, one normalized Ringostat call event.
 //! - [`facts`]: what the CRM knows about the client and the employee, in the
@@ -11,12 +12,21 @@
 //! - [`connector`]: the `Connector` trait a CRM plugin implements, and its errors.
 //! - [`cache`]: the lookup cache: read-your-writes and single flight in front of the CRM.
 //! - `testkit` (feature `testkit`): the conformance suite every connector passes.
+//! - [`intake`]: a Ringostat webhook request into a `CallEvent` and its raw payload.
+//! - [`store`]: the durable inbox (`Store` trait, SQLite with group commit).
+//! - [`server`]: the HTTP routes: webhook, health, readiness, operators' API.
+//! - [`startup`]: `Application::build(settings)`, everything wired from one value.
 
 pub mod cache;
+pub mod config;
 pub mod connector;
 pub mod event;
 pub mod facts;
+pub mod intake;
 pub mod phone;
 pub mod plan;
+pub mod server;
+pub mod startup;
+pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;

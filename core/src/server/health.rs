@@ -1,0 +1,95 @@
+//! `/healthz` says the process is up; `/readyz` says it can do its job,
+//! by running named checks. The store check is built in; later stages add
+//! theirs (say, "rules loaded") with [`Readiness::add`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::ServerState;
+use crate::store::Store;
+
+/// A check must answer within this time, or it counts as failed.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One condition of readiness; `Err` says what is wrong.
+#[async_trait]
+pub trait ReadinessCheck: Send + Sync {
+    async fn check(&self) -> Result<(), String>;
+}
+
+/// The named checks behind `/readyz`.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    checks: Vec<(String, Arc<dyn ReadinessCheck>)>,
+}
+
+impl Readiness {
+    pub fn add(&mut self, name: impl Into<String>, check: Arc<dyn ReadinessCheck>) {
+        self.checks.push((name.into(), check));
+    }
+
+    /// Runs every check, each under a time limit.
+    pub async fn run(&self) -> Vec<CheckResult> {
+        let mut results = Vec::with_capacity(self.checks.len());
+        for (name, check) in &self.checks {
+            let outcome = match tokio::time::timeout(CHECK_TIMEOUT, check.check()).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(format!("no answer within {}s", CHECK_TIMEOUT.as_secs())),
+            };
+            results.push(CheckResult {
+                name: name.clone(),
+                ok: outcome.is_ok(),
+                error: outcome.err(),
+            });
+        }
+        results
+    }
+}
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.checks.iter().map(|(name, _)| name))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The store can take a commit.
+pub struct StoreReachable(pub Arc<dyn Store>);
+
+#[async_trait]
+impl ReadinessCheck for StoreReachable {
+    async fn check(&self) -> Result<(), String> {
+        self.0.ping().await.map_err(|e| e.to_string())
+    }
+}
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub async fn readyz(State(state): State<ServerState>) -> (StatusCode, Json<Value>) {
+    let checks = state.readiness.run().await;
+    let ready = checks.iter().all(|check| check.ok);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(json!({ "ready": ready, "checks": checks })))
+}

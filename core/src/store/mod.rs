@@ -1,0 +1,231 @@
+//! The store: the durable inbox of events and the record of rejected
+//! payloads, behind one trait so that a PostgreSQL implementation can join
+//! the SQLite one without touching its callers.
+//!
+//! An event is answered `200` only after the store says it is committed, so
+//! everything a caller gets back from [`Store::insert_event`] survives a
+//! killed process. Inserting is idempotent on (call id, event kind).
+
+mod group_commit;
+mod sqlite;
+mod status;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::StoreUrl;
+use crate::event::CallEvent;
+use crate::intake::{RawPayload, Received, Refused};
+
+pub use sqlite::SqliteStore;
+pub use status::{EventStatus, UnknownStatus};
+
+/// The inbox id of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventId(pub i64);
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An event about to enter the inbox.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event: CallEvent,
+    pub raw: RawPayload,
+    pub status: EventStatus,
+    /// Why the status is what it is, when that is not obvious (`skipped`).
+    pub status_reason: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+impl NewEvent {
+    /// Moments the rules handle are queued; the others are kept, skipped.
+    pub fn from_received(received: Received, received_at: DateTime<Utc>) -> NewEvent {
+        let Received { event, raw } = received;
+        let (status, status_reason) = if event.kind.is_processed() {
+            (EventStatus::Queued, None)
+        } else {
+            (
+                EventStatus::Skipped,
+                Some(format!(
+                    "event kind {:?} is not processed",
+                    event.kind.as_str()
+                )),
+            )
+        };
+        NewEvent {
+            event,
+            raw,
+            status,
+            status_reason,
+            received_at,
+        }
+    }
+}
+
+/// The outcome of an idempotent insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inserted {
+    pub id: EventId,
+    /// The (call id, kind) was already there; nothing was written.
+    pub duplicate: bool,
+}
+
+/// A payload that could not be decoded, about to be recorded.
+#[derive(Debug, Clone)]
+pub struct NewRejected {
+    pub raw: RawPayload,
+    pub reason: String,
+    pub received_at: DateTime<Utc>,
+}
+
+impl NewRejected {
+    pub fn from_refused(refused: Refused, received_at: DateTime<Utc>) -> NewRejected {
+        NewRejected {
+            reason: refused.reason.to_string(),
+            raw: refused.raw,
+            received_at,
+        }
+    }
+}
+
+/// The outcome of recording a rejected payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RejectedRecorded {
+    pub id: i64,
+    /// How often this exact payload has arrived.
+    pub count: i64,
+}
+
+/// One event as the inbox holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub id: EventId,
+    pub call_id: String,
+    pub kind: String,
+    pub status: EventStatus,
+    pub status_reason: Option<String>,
+    pub received_at: DateTime<Utc>,
+    /// The client's number in E.164, when the event has one.
+    pub client_phone: Option<String>,
+    pub raw: RawPayload,
+    /// The normalized [`CallEvent`] as JSON (see [`StoredEvent::call_event`]).
+    pub event: serde_json::Value,
+    pub attempts: i64,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub plan: Option<serde_json::Value>,
+    pub rules_version: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl StoredEvent {
+    pub fn call_event(&self) -> Result<CallEvent, serde_json::Error> {
+        serde_json::from_value(self.event.clone())
+    }
+}
+
+/// A recorded rejected payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedPayload {
+    pub id: i64,
+    pub payload_hash: String,
+    pub raw: RawPayload,
+    pub reason: String,
+    pub count: i64,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// Filters of [`Store::list_events`]; newest first, `before` pages backwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventQuery {
+    pub status: Option<EventStatus>,
+    pub call_id: Option<String>,
+    pub limit: u32,
+    /// Only events with a smaller id (the last id of the previous page).
+    pub before: Option<EventId>,
+}
+
+impl Default for EventQuery {
+    fn default() -> Self {
+        EventQuery {
+            status: None,
+            call_id: None,
+            limit: 50,
+            before: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store: {0}")]
+    Open(#[source] sqlx::Error),
+    #[error("cannot prepare the store's tables: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("store query failed: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the store's writer has stopped")]
+    WriterStopped,
+    /// The transaction a write was part of did not commit.
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("stored data cannot be read: {0}")]
+    Corrupt(String),
+}
+
+/// The inbox. Implementations commit durably before they return.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Adds the event unless its (call id, kind) is already there; either way
+    /// returns the id of the stored event.
+    async fn insert_event(&self, event: NewEvent) -> Result<Inserted, StoreError>;
+
+    /// Records a payload that could not be decoded, once per distinct
+    /// payload (by hash); a repeat only counts up.
+    async fn insert_rejected(&self, rejected: NewRejected) -> Result<RejectedRecorded, StoreError>;
+
+    async fn event(&self, id: EventId) -> Result<Option<StoredEvent>, StoreError>;
+
+    async fn list_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Rejected payloads, newest first.
+    async fn list_rejected(
+        &self,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<RejectedPayload>, StoreError>;
+
+    /// Succeeds when the store can take a commit right now.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Opens (creating and migrating if needed) the store at `url`.
+pub async fn open(url: &StoreUrl) -> Result<Arc<dyn Store>, StoreError> {
+    match url {
+        StoreUrl::Sqlite(url) => Ok(Arc::new(SqliteStore::open(url).await?)),
+    }
+}
+
+/// The stored form of a time: RFC 3339 UTC with milliseconds, which sorts
+/// as text.
+pub(crate) fn timestamp(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub(crate) fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {text:?}: {e}")))
+}

@@ -9,9 +9,12 @@
 //!   rules' vocabulary.
 //! - [`plan`]: `Plan` and the closed set of `Action`s the rules can ask for.
 //! - [`connector`]: the `Connector` trait a CRM plugin implements, and its errors.
+//! - [`rules`]: the integrator's rules (matrix, employees, scripts, tests) that
+//!   turn an event and its facts into a plan; loading, hot reload, check, simulate.
 
 pub mod connector;
 pub mod event;
 pub mod facts;
 pub mod phone;
 pub mod plan;
+pub mod rules;

@@ -256,8 +256,14 @@ fn parse_call_time(
     }
     let naive = NaiveDateTime::parse_from_str(raw.trim(), "%Y-%m-%d %H:%M:%S")
         .map_err(|_| EventSpecError::CallTime(raw.to_string()))?;
+    // A time inside a daylight-saving gap (03:30 when clocks jump from 03:00
+    // to 04:00) does not exist; read it as the same wall time an hour later.
     zone.from_local_datetime(&naive)
         .earliest()
+        .or_else(|| {
+            zone.from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                .earliest()
+        })
         .map(|at| at.fixed_offset())
         .ok_or_else(|| EventSpecError::CallTime(raw.to_string()))
 }
@@ -447,6 +453,19 @@ mod tests {
         assert_eq!(
             event.call_time.map(|t| t.to_rfc3339()),
             Some("2025-09-30T14:05:12+03:00".to_string())
+        );
+    }
+
+    #[test]
+    fn local_times_in_a_daylight_saving_gap_still_read() {
+        let spec = EventSpec {
+            call_time: Some("2025-03-30 03:30:00".into()),
+            ..EventSpec::default()
+        };
+        let event = spec.into_event(&ctx()).expect("valid");
+        assert_eq!(
+            event.call_time.map(|t| t.to_rfc3339()),
+            Some("2025-03-30T04:30:00+03:00".to_string())
         );
     }
 

@@ -67,7 +67,7 @@ fn template_scripts_fill_values_and_fall_back_on_unit() {
         ),
         concat!(
             "fn pipeline(event, facts) { if event.utm_source == \"google\" { \"google-ads\" } else { () } }\n",
-            "fn name(event, facts) { `${event.phone_national} (${event.talk_seconds} s, ${event.hour}h)` }\n",
+            "fn name(event, facts) { `${phone_national(event.phone)} (${event.talk_seconds} s, ${event.hour}h)` }\n",
             "fn nothing(event, facts) { () }\n",
         ),
     );

@@ -168,7 +168,7 @@ impl Op {
 }
 
 impl Condition {
-    /// `None` when the condition holds, else why it does not (for the trace).
+    /// `None` when the condition holds, else the trace line saying why not.
     pub(crate) fn check(
         &self,
         evaluation: &mut Evaluation<'_>,
@@ -179,8 +179,10 @@ impl Condition {
                 match ops.iter().find(|op| !op.holds(actual.as_ref())) {
                     None => Ok(None),
                     Some(failed) => Ok(Some(match &actual {
-                        Some(value) => format!("{written} is {}, not {failed}", value.to_text()),
-                        None => format!("{written} is absent, not {failed}"),
+                        Some(value) => {
+                            format!("no match: {written} is {}, not {failed}", value.to_text())
+                        }
+                        None => format!("no match: {written} is absent, not {failed}"),
                     })),
                 }
             }
@@ -193,7 +195,7 @@ impl Condition {
                 };
                 Ok((!inside).then(|| {
                     format!(
-                        "time_of_day is {}, outside {}-{}",
+                        "no match: time_of_day is {}, outside {}-{}",
                         clock(now),
                         clock(*from),
                         clock(*to)
@@ -204,7 +206,7 @@ impl Condition {
                 let today = evaluation.situation.weekday();
                 Ok((days & bit(today) == 0).then(|| {
                     format!(
-                        "weekday is {}, not one of [{}]",
+                        "no match: weekday is {}, not one of [{}]",
                         weekday_word(today),
                         day_list(*days)
                     )
@@ -214,7 +216,7 @@ impl Condition {
                 if evaluation.call_for_bool(call)? {
                     Ok(None)
                 } else {
-                    Ok(Some(format!("script {call} returned false")))
+                    Ok(Some(format!("no match: script {call} returned false")))
                 }
             }
         }

@@ -131,7 +131,8 @@ impl RuleSet {
         facts: &Facts,
         now: DateTime<Utc>,
     ) -> Result<Plan, EvalError> {
-        let situation = Situation::new(event, facts, self.context().time_zone, now);
+        let parsed_phone = std::sync::OnceLock::new();
+        let situation = Situation::new(event, facts, self.context().time_zone, now, &parsed_phone);
         let mut ev = Evaluation::new(situation, &self.scripts);
         let decision = self.decide(&mut ev)?;
         Ok(Plan {
@@ -160,7 +161,7 @@ impl RuleSet {
                 }
             }
             match failed {
-                Some(why) => ev.note(scenario.name.as_str(), format!("no match: {why}")),
+                Some(why) => ev.note(scenario.name.as_str(), why),
                 None => {
                     ev.note(scenario.name.as_str(), "matched");
                     return self.outcome(scenario, ev);

@@ -409,14 +409,26 @@ fn is_blank(value: &Dynamic) -> bool {
 
 /// The `event` argument of every script function: each canonical field and
 /// derived name (absent values are `()`), `hour` and `minute` as numbers,
-/// and `extra` as a map.
+/// and `extra` as a map. The formatted numbers (`phone_national`,
+/// `phone_international`) are left out because formatting is dear; scripts
+/// call the helpers of the same names when they need them.
 pub(crate) fn event_map(situation: &Situation<'_>) -> Map {
     let mut map = Map::new();
     let names = CANONICAL_FIELDS
         .iter()
         .chain(DERIVED_NAMES.iter())
         .map(|(name, _)| *name)
-        .filter(|name| !matches!(*name, "client" | "open_deal" | "employee" | "responsible"));
+        .filter(|name| {
+            !matches!(
+                *name,
+                "client"
+                    | "open_deal"
+                    | "employee"
+                    | "responsible"
+                    | "phone_national"
+                    | "phone_international"
+            )
+        });
     for name in names {
         let value = Name::resolve(name)
             .and_then(|n| situation.value(&n))

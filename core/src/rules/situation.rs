@@ -7,6 +7,7 @@
 //! [`Name`]; an unknown name is a load error, never a silent empty value.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
@@ -187,14 +188,17 @@ pub(crate) struct Situation<'a> {
     pub(crate) facts: &'a Facts,
     /// When the call started (or `now` when the event does not say), local.
     pub(crate) local: DateTime<Tz>,
+    parsed_phone: &'a OnceLock<Option<phonenumber::PhoneNumber>>,
 }
 
 impl<'a> Situation<'a> {
+    /// `parsed_phone` is the evaluation's cache for the parsed client number.
     pub(crate) fn new(
         event: &'a CallEvent,
         facts: &'a Facts,
         zone: Tz,
         now: DateTime<Utc>,
+        parsed_phone: &'a OnceLock<Option<phonenumber::PhoneNumber>>,
     ) -> Situation<'a> {
         let local = match event.call_time {
             Some(at) => at.with_timezone(&zone),
@@ -204,6 +208,7 @@ impl<'a> Situation<'a> {
             event,
             facts,
             local,
+            parsed_phone,
         }
     }
 
@@ -223,8 +228,8 @@ impl<'a> Situation<'a> {
                 (None, Some(raw)) => text(raw),
                 (None, None) => None,
             },
-            Name::PhoneNational => self.phone_with(|p| p.national_format()),
-            Name::PhoneInternational => self.phone_with(|p| p.international_format()),
+            Name::PhoneNational => self.format_phone(phonenumber::Mode::National),
+            Name::PhoneInternational => self.format_phone(phonenumber::Mode::International),
             Name::PhoneDigits => event.client.e164.as_ref().and_then(|p| text(p.digits())),
             Name::TimeOfDay => Some(owned(self.local.format("%H:%M").to_string())),
             Name::Weekday => text(weekday_word(self.local.weekday())),
@@ -242,16 +247,26 @@ impl<'a> Situation<'a> {
         self.local.weekday()
     }
 
-    fn phone_with(&self, format: impl Fn(&crate::phone::E164) -> String) -> Option<Value<'a>> {
-        self.event.client.e164.as_ref().map(|p| owned(format(p)))
+    /// The client number in a readable format. The number is parsed once
+    /// per evaluation: parsing is the dearest thing a template can ask for.
+    fn format_phone(&self, mode: phonenumber::Mode) -> Option<Value<'a>> {
+        let phone = self.event.client.e164.as_ref()?;
+        let parsed = self
+            .parsed_phone
+            .get_or_init(|| phonenumber::parse(None, phone.as_str()).ok())
+            .as_ref()?;
+        Some(owned(parsed.format().mode(mode).to_string()))
     }
 
-    /// Canonical fields; the frequent ones are read without copying.
+    /// Canonical fields, read without copying (`call_time` is formatted).
+    /// A test checks that this agrees with [`CallEvent::field`] for every field.
     fn field(&self, field: &'static str) -> Option<Value<'a>> {
         let event = self.event;
         let text = |s: &'a str| Some(Value::Text(Cow::Borrowed(s)));
         let borrowed = |s: &'a Option<String>| s.as_deref().map(|s| Value::Text(Cow::Borrowed(s)));
+        let seconds = |s: Option<u32>| s.map(|s| Value::Number(f64::from(s)));
         match field {
+            "call_id" => text(&event.call_id),
             "event" => text(event.kind.as_str()),
             "direction" => text(event.direction.as_str()),
             "call_type" => text(event.call_type.as_str()),
@@ -260,16 +275,35 @@ impl<'a> Situation<'a> {
             "answered" => Some(Value::Bool(event.answered)),
             "disposition" => event.disposition.as_ref().and_then(|d| text(d.as_str())),
             "client_phone" => event.client.e164.as_ref().and_then(|p| text(p.as_str())),
-            "talk_seconds" => event.talk_seconds.map(|s| Value::Number(f64::from(s))),
-            "total_seconds" => event.total_seconds.map(|s| Value::Number(f64::from(s))),
-            "wait_seconds" => event.wait_seconds.map(|s| Value::Number(f64::from(s))),
+            "client_phone_raw" => borrowed(&event.client.raw),
+            "tracking_number" => borrowed(&event.tracking_number),
+            "employee_sip" => borrowed(&event.employee.sip_login),
+            "employee_phone" => event.employee.phone.as_ref().and_then(|p| text(p.as_str())),
+            "employee_id" => borrowed(&event.employee.staff_id),
+            "employee_name" => borrowed(&event.employee.name),
+            "employee_email" => borrowed(&event.employee.email),
+            "employee_extension" => borrowed(&event.employee.extension),
+            "department" => borrowed(&event.employee.department),
+            "connected_with" => borrowed(&event.employee.connected_with),
+            "talk_seconds" => seconds(event.talk_seconds),
+            "total_seconds" => seconds(event.total_seconds),
+            "wait_seconds" => seconds(event.wait_seconds),
+            "recording_url" => borrowed(&event.recording_url),
+            "call_card_url" => borrowed(&event.call_card_url),
             "utm_source" => borrowed(&event.utm.source),
             "utm_medium" => borrowed(&event.utm.medium),
             "utm_campaign" => borrowed(&event.utm.campaign),
-            "employee_sip" => borrowed(&event.employee.sip_login),
-            "employee_name" => borrowed(&event.employee.name),
+            "utm_term" => borrowed(&event.utm.term),
+            "utm_content" => borrowed(&event.utm.content),
             "pool_name" => borrowed(&event.visit.pool_name),
-            "department" => borrowed(&event.employee.department),
+            "landing" => borrowed(&event.visit.landing),
+            "referrer" => borrowed(&event.visit.referrer),
+            "ga_client_id" => borrowed(&event.visit.ga_client_id),
+            "remote_ip" => borrowed(&event.visit.remote_ip),
+            "substitution_type" => borrowed(&event.visit.substitution_type),
+            "scheme_name" => borrowed(&event.visit.scheme_name),
+            "proper" => event.visit.proper.map(Value::Bool),
+            "repeated" => event.visit.repeated.map(Value::Bool),
             other => event.field(other).map(|value| match value {
                 FieldValue::Bool(b) => Value::Bool(b),
                 FieldValue::Number(n) => Value::Number(n),
@@ -315,7 +349,9 @@ mod tests {
             .into_event(&Default::default())
             .expect("valid");
         let facts = Facts::default();
-        let situation = Situation::new(&event, &facts, chrono_tz::Europe::Kyiv, Utc::now());
+        let parsed = OnceLock::new();
+        let situation =
+            Situation::new(&event, &facts, chrono_tz::Europe::Kyiv, Utc::now(), &parsed);
         for (field, _) in CANONICAL_FIELDS {
             let name = Name::resolve(field).expect("canonical names resolve");
             let ours = situation.value(&name).map(|v| v.to_text().into_owned());

@@ -320,7 +320,7 @@ fn contains(expected: &Json, actual: &Json, path: &str) -> Result<(), String> {
             }
             Ok(())
         }
-        (Json::String(w), Json::String(g)) if w == g => Ok(()),
+        (Json::String(w), Json::String(g)) if w == g || same_duration(path, w, g) => Ok(()),
         (Json::Number(w), g) | (g, Json::Number(w))
             if g.as_str() == Some(w.to_string().as_str()) =>
         {
@@ -329,6 +329,15 @@ fn contains(expected: &Json, actual: &Json, path: &str) -> Result<(), String> {
         (w, g) if w == g => Ok(()),
         (w, g) => Err(format!("{path} is {g}, expected {w}")),
     }
+}
+
+/// `due: 1d` and `due: 24h` are the same due delay.
+fn same_duration(path: &str, wanted: &str, got: &str) -> bool {
+    path.ends_with(".due")
+        && matches!(
+            (humantime::parse_duration(wanted), humantime::parse_duration(got)),
+            (Ok(a), Ok(b)) if a == b
+        )
 }
 
 #[cfg(test)]
@@ -358,5 +367,7 @@ mod tests {
         assert!(contains(&json!({"attach": ["contact"]}), &actual, "log_call").is_err());
         assert!(contains(&json!({"missing": 1}), &actual, "deal").is_err());
         assert!(contains(&json!({"n": 30}), &json!({"n": "30"}), "x").is_ok());
+        assert!(contains(&json!({"due": "1d"}), &json!({"due": "1day"}), "task").is_ok());
+        assert!(contains(&json!({"due": "2h"}), &json!({"due": "1day"}), "task").is_err());
     }
 }

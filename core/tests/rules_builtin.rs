@@ -304,3 +304,62 @@ fn random_events_always_get_a_plan() {
         assert_eq!(&back, plan);
     }
 }
+
+/// The commented functions of the shipped `examples.rhai` do what their
+/// comments say once the matrix names them.
+#[test]
+fn the_shipped_example_script_works_as_documented() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = BUILTIN_FILES
+        .iter()
+        .find(|(p, _)| *p == "examples.rhai")
+        .map(|(_, t)| *t)
+        .expect("shipped");
+    std::fs::write(dir.path().join("examples.rhai"), script).expect("write");
+    std::fs::write(
+        dir.path().join("matrix.yaml"),
+        concat!(
+            "settings: {top_manager: boss@acme.ua, decide: examples::decide}\n",
+            "scenarios:\n",
+            "  - name: short\n",
+            "    when: {script: examples::is_short_call}\n",
+            "    skip: short\n",
+            "  - name: calls\n",
+            "    then:\n",
+            "      - deal: {pipeline: \"{examples::deal_pipeline|default}\"}\n",
+            "      - task: {owner: top_manager, subject: check}\n",
+            "      - script: examples::without_short_call_tasks\n",
+        ),
+    )
+    .expect("write");
+    let ctx = RulesContext::default();
+    let rules = RuleSet::load(dir.path(), &ctx).unwrap_or_else(|d| panic!("{d}"));
+    let now = Utc
+        .with_ymd_and_hms(2025, 1, 6, 10, 0, 0)
+        .single()
+        .expect("valid");
+    let run = |change: fn(&mut EventSpec)| {
+        let mut spec = EventSpec::sample();
+        change(&mut spec);
+        let event = spec.into_event(&ctx).expect("valid");
+        rules
+            .evaluate(&event, &Facts::default(), now)
+            .expect("evaluates")
+    };
+    let google = run(|_| {});
+    assert_eq!(google.scenario.as_deref(), Some("calls"));
+    assert!(
+        matches!(&google.actions[0], switchboard_core::plan::Action::Deal(d) if d.pipeline == "google-ads")
+    );
+    assert_eq!(google.actions.len(), 2);
+    let bing = run(|e| e.utm_source = Some("bing".into()));
+    assert!(
+        matches!(&bing.actions[0], switchboard_core::plan::Action::Deal(d) if d.pipeline == "default")
+    );
+    let short = run(|e| e.talk_seconds = Some(3));
+    assert_eq!(short.scenario.as_deref(), Some("short"));
+    let test_call = run(|e| {
+        e.extra.insert("test_call".into(), "1".into());
+    });
+    assert_eq!(test_call.scenario.as_deref(), Some("test_call"));
+}

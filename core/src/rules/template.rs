@@ -131,10 +131,13 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
-                Part::Value { name, fallback } => match evaluation.situation.value(name) {
-                    Some(value) if !value.to_text().is_empty() => out.push_str(&value.to_text()),
-                    _ => out.push_str(fallback.as_deref().unwrap_or("")),
-                },
+                Part::Value { name, fallback } => {
+                    let value = evaluation.situation.value(name);
+                    match value.as_ref().map(|v| v.to_text()) {
+                        Some(text) if !text.is_empty() => out.push_str(&text),
+                        _ => out.push_str(fallback.as_deref().unwrap_or("")),
+                    }
+                }
                 Part::Script { call, fallback } => {
                     let value = evaluation.call_for_text(call)?;
                     match value {

@@ -16,6 +16,8 @@
 //! - [`store`]: the durable inbox (`Store` trait, SQLite with group commit).
 //! - [`server`]: the HTTP routes: webhook, health, readiness, operators' API.
 //! - [`startup`]: `Application::build(settings)`, everything wired from one value.
+//! - [`rules`]: the integrator's rules (matrix, employees, scripts, tests) that
+//!   turn an event and its facts into a plan; loading, hot reload, check, simulate.
 
 pub mod cache;
 pub mod config;
@@ -25,6 +27,7 @@ pub mod facts;
 pub mod intake;
 pub mod phone;
 pub mod plan;
+pub mod rules;
 pub mod server;
 pub mod startup;
 pub mod store;

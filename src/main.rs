@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod commands;
+mod connectors;
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use switchboard_core::config::{Environment, Overrides, Settings, StoreUrl};
@@ -71,7 +74,8 @@ enum Command {
 
     /// Print the plan and the trace the rules produce for one event.
     Simulate {
-        /// A Ringostat payload (JSON) to evaluate.
+        /// The event: a Ringostat payload (JSON), or an event in the canonical
+        /// field names that rule tests use (JSON or YAML).
         #[arg(value_name = "EVENT.json")]
         event: PathBuf,
         /// Rules directory (default: rules.dir of the configuration).
@@ -137,16 +141,27 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Init { .. } => not_available("init", "the default rules"),
-        Command::Check { .. } => not_available("check", "the rules engine"),
-        Command::Simulate { .. } => not_available("simulate", "the rules engine"),
+        Command::Init { dir } => report(commands::rules::init(&dir)),
+        Command::Check { rules } => report(commands::rules::check(cli.config.as_deref(), rules)),
+        Command::Simulate {
+            event,
+            rules,
+            facts,
+            json,
+        } => report(commands::rules::simulate(
+            cli.config.as_deref(),
+            rules,
+            &event,
+            &facts,
+            json,
+        )),
         Command::Replay(_) => not_available("replay", "the executor"),
         Command::Hubspot {
             command: HubspotCommand::Setup,
-        } => not_available("hubspot setup", "the HubSpot connector"),
+        } => report(commands::hubspot::setup(cli.config.as_deref())),
         Command::Hubspot {
             command: HubspotCommand::Doctor,
-        } => not_available("hubspot doctor", "the HubSpot connector"),
+        } => report(commands::hubspot::doctor(cli.config.as_deref())),
     }
 }
 
@@ -163,10 +178,24 @@ fn serve(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the runtime")?;
     runtime.block_on(async {
+        let connector = connectors::build_connector(&settings)?;
+        tracing::info!(connector = connector.name(), "CRM connector ready");
         let application = Application::build(settings).await?;
-        application.run_until_stopped().await
+        application.run_until_stopped().await?;
+        anyhow::Ok(())
     })?;
     Ok(())
+}
+
+/// Prints a command's error and turns its outcome into the exit code.
+fn report(outcome: anyhow::Result<ExitCode>) -> ExitCode {
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn not_available(command: &str, needs: &str) -> ExitCode {

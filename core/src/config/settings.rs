@@ -264,7 +264,7 @@ impl Default for HubSpotSettings {
             base_url: Url::parse("https://api.hubapi.com").expect("a valid constant URL"),
             token: None,
             burst_per_10s: 100,
-            search_per_second: 5,
+            search_per_second: 4,
             timeout: Duration::from_secs(30),
         }
     }
@@ -329,8 +329,10 @@ impl Settings {
             "crm.hubspot.burst_per_10s: must be at least 1".into(),
         );
         check(
-            self.crm.hubspot.search_per_second >= 1,
-            "crm.hubspot.search_per_second: must be at least 1".into(),
+            (1..=4).contains(&self.crm.hubspot.search_per_second),
+            "crm.hubspot.search_per_second: must be between 1 and 4 (HubSpot allows 5 per account, \
+             shared with its other apps)"
+                .into(),
         );
         check(
             !self.crm.hubspot.timeout.is_zero(),

@@ -429,3 +429,6 @@ pub(super) async fn drop_links_to(
         })
         .await
 }
+
+#[cfg(test)]
+mod tests;

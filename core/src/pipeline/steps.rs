@@ -231,3 +231,263 @@ impl<'a> Journal<'a> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::config::Settings;
+    use crate::connector::dry_run::DryRunConnector;
+    use crate::connector::{NewTask, OwnerId};
+    use crate::intake::{Intake, WebhookRequest};
+    use crate::plan::Priority;
+    use crate::store::{NewEvent, SqliteStore};
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: SqliteStore,
+        crm: DryRunConnector,
+        event: EventId,
+    }
+
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("inbox.db").display());
+        let store = SqliteStore::open(&url).await.expect("store");
+        let received = Intake::new(&Settings::default())
+            .receive(&WebhookRequest {
+                method: "POST",
+                query: None,
+                content_type: Some("application/json"),
+                body: br#"{"uniqueid":"c-1","call_type":"in","caller":"380671234567"}"#,
+            })
+            .expect("decodable");
+        let event = store
+            .insert_event(NewEvent::from_received(received, Utc::now()))
+            .await
+            .expect("inserted")
+            .id;
+        Fixture {
+            _dir: dir,
+            store,
+            crm: DryRunConnector::new(),
+            event,
+        }
+    }
+
+    fn task(key: &StepKey) -> NewTask {
+        NewTask {
+            step_key: key.clone(),
+            subject: "Call back".into(),
+            body: String::new(),
+            due: Utc::now(),
+            priority: Priority::High,
+            owner: Some(OwnerId("7".into())),
+            contact: None,
+            deal: None,
+        }
+    }
+
+    fn step(event: EventId) -> Step {
+        Step {
+            key: StepKey::new(event.0, 0, "task"),
+            position: 3,
+            action: "task",
+        }
+    }
+
+    #[test]
+    fn step_keys_count_each_action_on_its_own() {
+        let task = Action::Task(crate::plan::TaskAction {
+            owner: crate::plan::Owner::TopManager,
+            subject: String::new(),
+            body: String::new(),
+            due_in: Duration::from_secs(60),
+            priority: Priority::Medium,
+            attach: crate::plan::Attach::default(),
+        });
+        let note = Action::Note(crate::plan::NoteAction {
+            body: String::new(),
+            owner: None,
+            attach: crate::plan::Attach::default(),
+        });
+        let actions = [task.clone(), note.clone(), task];
+        let keys: Vec<String> = (0..3)
+            .map(|i| step_key(EventId(42), &actions, i).0)
+            .collect();
+        assert_eq!(keys, ["sb-42-0-task", "sb-42-0-note", "sb-42-1-task"]);
+        // Adding a note in front changes no task's key.
+        let more = [note.clone(), actions[0].clone(), note, actions[2].clone()];
+        assert_eq!(step_key(EventId(42), &more, 3).0, "sb-42-1-task");
+    }
+
+    #[tokio::test]
+    async fn a_create_records_its_intent_then_its_id_and_is_never_repeated() {
+        let f = fixture().await;
+        let step = step(f.event);
+        let calls = AtomicUsize::new(0);
+        let make = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            f.crm
+                .create_task(&task(&step.key))
+                .await
+                .map(|id| (id, true))
+        };
+        let mut journal = Journal::load(&f.store, &f.crm, f.event, Duration::from_secs(60))
+            .await
+            .expect("journal");
+        let id = journal
+            .create(&step, ObjectKind::Task, make)
+            .await
+            .expect("created");
+        let rows = f.store.steps(f.event).await.expect("steps");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].outcome, StepOutcome::Created);
+        assert_eq!(rows[0].crm_id.as_ref(), Some(&id));
+        assert_eq!(rows[0].position, 3);
+
+        // A later attempt (a retry, a replay) loads the journal and skips it.
+        let mut again = Journal::load(&f.store, &f.crm, f.event, Duration::from_secs(60))
+            .await
+            .expect("journal");
+        let make = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            f.crm
+                .create_task(&task(&step.key))
+                .await
+                .map(|id| (id, true))
+        };
+        assert_eq!(
+            again
+                .create(&step, ObjectKind::Task, make)
+                .await
+                .expect("skipped"),
+            id
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    /// The state a crash between the request and its answer leaves behind.
+    async fn in_doubt(f: &Fixture, step: &Step, at: DateTime<Utc>) {
+        let row = StepRecord {
+            key: step.key.clone(),
+            event_id: f.event,
+            position: step.position,
+            action: step.action.into(),
+            object_kind: Some(ObjectKind::Task),
+            outcome: StepOutcome::Intent,
+            crm_id: None,
+            detail: None,
+            intent_at: at,
+            done_at: None,
+        };
+        f.store.record_step(&row).await.expect("intent");
+    }
+
+    #[tokio::test]
+    async fn a_create_in_doubt_that_happened_is_reconciled_by_its_key() {
+        let f = fixture().await;
+        let step = step(f.event);
+        in_doubt(&f, &step, Utc::now()).await;
+        // The CRM did make it; only the answer was lost.
+        let made = f.crm.create_task(&task(&step.key)).await.expect("created");
+        let mut journal = Journal::load(&f.store, &f.crm, f.event, Duration::from_secs(60))
+            .await
+            .expect("journal");
+        let id = journal
+            .create(&step, ObjectKind::Task, || async {
+                panic!("an object in doubt must not be created again before it is looked up")
+            })
+            .await
+            .expect("reconciled");
+        assert_eq!(id, made);
+        let rows = f.store.steps(f.event).await.expect("steps");
+        assert_eq!(
+            (rows[0].outcome, rows[0].crm_id.clone()),
+            (StepOutcome::Created, Some(made))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_create_in_doubt_that_search_cannot_see_waits_for_the_reconcile_delay() {
+        let f = fixture().await;
+        let step = step(f.event);
+        let intent_at = Utc::now();
+        in_doubt(&f, &step, intent_at).await;
+        let mut journal = Journal::load(&f.store, &f.crm, f.event, Duration::from_secs(60))
+            .await
+            .expect("journal");
+        let failure = journal
+            .create(&step, ObjectKind::Task, || async {
+                panic!("not before the delay has passed")
+            })
+            .await
+            .err()
+            .expect("in doubt");
+        match failure {
+            Failure::InDoubt { key, until, .. } => {
+                assert_eq!(key, step.key);
+                // The store keeps milliseconds.
+                let expected = intent_at + Duration::from_secs(60);
+                assert_eq!(until.timestamp_millis(), expected.timestamp_millis());
+            }
+            other => panic!("expected InDoubt, got {other}"),
+        }
+        // Once the intent is older than the delay, "not found" is believed.
+        let mut later = Journal::load(&f.store, &f.crm, f.event, Duration::ZERO)
+            .await
+            .expect("journal");
+        let id = later
+            .create(&step, ObjectKind::Task, || async {
+                f.crm
+                    .create_task(&task(&step.key))
+                    .await
+                    .map(|id| (id, true))
+            })
+            .await
+            .expect("created");
+        let rows = f.store.steps(f.event).await.expect("steps");
+        assert_eq!(rows[0].crm_id, Some(id));
+        assert!(
+            rows[0].intent_at > intent_at,
+            "the new create has its own intent"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_create_leaves_nothing_in_doubt() {
+        let f = fixture().await;
+        let step = step(f.event);
+        let mut journal = Journal::load(&f.store, &f.crm, f.event, Duration::from_secs(60))
+            .await
+            .expect("journal");
+        let refused = journal
+            .create(&step, ObjectKind::Task, || async {
+                Err(ConnectorError::InvalidRequest {
+                    code: Some("PROPERTY_DOESNT_EXIST".into()),
+                    message: "no such property".into(),
+                })
+            })
+            .await;
+        assert!(matches!(
+            refused,
+            Err(Failure::Crm(ConnectorError::InvalidRequest { .. }))
+        ));
+        let rows = f.store.steps(f.event).await.expect("steps");
+        assert_eq!(rows[0].outcome, StepOutcome::Skipped);
+        // The next attempt creates at once: nothing can exist to reconcile.
+        let mut again = Journal::load(&f.store, &f.crm, f.event, Duration::from_secs(60))
+            .await
+            .expect("journal");
+        again
+            .create(&step, ObjectKind::Task, || async {
+                f.crm
+                    .create_task(&task(&step.key))
+                    .await
+                    .map(|id| (id, true))
+            })
+            .await
+            .expect("created");
+    }
+}

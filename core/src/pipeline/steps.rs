@@ -423,8 +423,7 @@ mod tests {
                 panic!("not before the delay has passed")
             })
             .await
-            .err()
-            .expect("in doubt");
+            .expect_err("in doubt");
         match failure {
             Failure::InDoubt { key, until, .. } => {
                 assert_eq!(key, step.key);

@@ -11,7 +11,7 @@ use switchboard_hubspot::fake::FaultAction;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_clients_answered_call_becomes_contact_deal_and_call() {
-    let service = Service::start("").await;
+    let service = Service::start(|_| {}).await;
     prepare_account(&service.fake);
     let id = service
         .post(
@@ -104,12 +104,28 @@ async fn a_new_clients_answered_call_becomes_contact_deal_and_call() {
         call.property("hs_call_external_id"),
         Some(format!("sb-{id}-0-log_call").as_str())
     );
+    // Every metric of DESIGN §7 is exposed after this traffic.
+    let (status, metrics) = service.get("/metrics").await;
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    for name in [
+        "switchboard_events_total{status=\"done\"}",
+        "switchboard_event_seconds_bucket",
+        "switchboard_crm_requests_total{connector=\"hubspot\"",
+        "switchboard_cache_lookups_total{",
+        "switchboard_retries_total",
+        "switchboard_dead_letters",
+        "switchboard_rules_reloads_total{result=\"ok\"}",
+        "switchboard_rules_version_info{version=",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
     service.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pickup_then_after_call_completes_the_same_call_log() {
-    let service = Service::start("").await;
+    let service = Service::start(|_| {}).await;
     prepare_account(&service.fake);
     let mut pickup = incoming("c-7", "380671234567", "acmecom_ivan");
     pickup["disposition"] = json!("");
@@ -160,7 +176,7 @@ async fn pickup_then_after_call_completes_the_same_call_log() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_of_one_number_run_one_at_a_time_in_arrival_order() {
-    let service = Service::start("").await;
+    let service = Service::start(|_| {}).await;
     prepare_account(&service.fake);
     // Every request is slow, so overlapping work would show.
     service.fake.inject_for(
@@ -220,7 +236,7 @@ async fn events_of_one_number_run_one_at_a_time_in_arrival_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_is_reconciled_by_step_key_and_never_logs_the_call_twice() {
-    let service = Service::start("").await;
+    let service = Service::start(|_| {}).await;
     prepare_account(&service.fake);
     // The fake makes the call but answers after the connector's timeout.
     service.fake.inject(
@@ -263,7 +279,7 @@ async fn a_lost_answer_is_reconciled_by_step_key_and_never_logs_the_call_twice()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failures_are_retried_and_dead_lettered_after_the_limit() {
-    let service = Service::start("").await;
+    let service = Service::start(|_| {}).await;
     prepare_account(&service.fake);
     service.fake.inject_for(
         Some("tasks.create"),
@@ -323,7 +339,7 @@ async fn transient_failures_are_retried_and_dead_lettered_after_the_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_request_dead_letters_at_once_and_the_others_go_on() {
-    let service = Service::start("").await;
+    let service = Service::start(|_| {}).await;
     // No UTM properties on deals: HubSpot refuses the deal (400).
     for object in ["contacts", "deals", "tasks", "notes"] {
         service
@@ -374,7 +390,7 @@ async fn an_invalid_request_dead_letters_at_once_and_the_others_go_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_token_pauses_processing_until_the_account_works_again() {
-    let service = Service::start("").await;
+    let service = Service::start(|_| {}).await;
     prepare_account(&service.fake);
     let token = service.fake.token().to_string();
     service.fake.revoke_token(&token);

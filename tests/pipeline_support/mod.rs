@@ -24,8 +24,8 @@ pub const TOP: &str = "top.manager@example.com";
 pub const IVAN: &str = "ivan@acme.ua";
 pub const OLHA: &str = "olha@acme.ua";
 
-/// The service settings every test starts from; `extra` YAML is appended.
-pub fn settings_yaml(dir: &Path, rules: &Path, extra: &str) -> String {
+/// The service settings every test starts from.
+pub fn settings_yaml(dir: &Path, rules: &Path) -> String {
     format!(
         "listen: 127.0.0.1:0
 store:
@@ -43,7 +43,7 @@ retry:
   max_attempts: 4
   initial_backoff: 100ms
   max_backoff: 400ms
-{extra}",
+",
         dir.display(),
         rules.display()
     )
@@ -118,11 +118,12 @@ pub fn connector(fake: &FakeHubSpot) -> Arc<dyn Connector> {
 }
 
 impl Service {
-    pub async fn start(extra: &str) -> Service {
+    /// Starts with the test settings, changed by `tune`.
+    pub async fn start(tune: impl FnOnce(&mut Settings)) -> Service {
         let (fake, owners) = fake(FakeOptions::default()).await;
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let rules = write_rules(dir.path());
-        Service::start_with(fake, owners, dir, rules, extra).await
+        Service::start_with(fake, owners, dir, rules, tune).await
     }
 
     /// Starts on an existing directory (its database and rules).
@@ -131,11 +132,12 @@ impl Service {
         owners: Owners,
         dir: Arc<tempfile::TempDir>,
         rules: PathBuf,
-        extra: &str,
+        tune: impl FnOnce(&mut Settings),
     ) -> Service {
-        let yaml = settings_yaml(dir.path(), &rules, extra);
-        let settings =
+        let yaml = settings_yaml(dir.path(), &rules);
+        let mut settings =
             Settings::from_yaml(&yaml, "test", &Environment::default()).expect("settings");
+        tune(&mut settings);
         let application = Application::build(settings, connector(&fake))
             .await
             .expect("application");

@@ -26,7 +26,7 @@ use super::steps::Journal;
 use crate::connector::ConnectorError;
 use crate::phone;
 use crate::plan::TraceEntry;
-use crate::store::{Claim, Conclusion, EventId, EventStatus, LeaseToken, StoredEvent};
+use crate::store::{Claim, Conclusion, EventId, EventStatus, LeaseToken, StoreError, StoredEvent};
 
 /// How often an attempt resolves ids the CRM no longer has before it gives
 /// the attempt up as a transient failure.
@@ -225,19 +225,15 @@ enum Settled {
 async fn process(ctx: Arc<Context>, event: StoredEvent, token: LeaseToken) {
     let started = Instant::now();
     let mut scenario = None;
-    let outcome = if u32::try_from(event.attempts).unwrap_or(u32::MAX)
-        > ctx.settings.retry.max_attempts
-    {
-        Some(Err(Failure::Unreadable(format!(
-            "gave up after {} attempts that did not finish (the process stopped or the lease expired)",
-            event.attempts - 1
-        ))))
-    } else {
-        tokio::select! {
-            outcome = attempt(&ctx, &event, &token, &mut scenario) => Some(outcome),
-            () = keep_lease(&ctx, event.id, &token) => None,
-        }
-    };
+    let outcome =
+        if u32::try_from(event.attempts).unwrap_or(u32::MAX) > ctx.settings.retry.max_attempts {
+            Some(Err(Failure::Unfinished(event.attempts - 1)))
+        } else {
+            tokio::select! {
+                outcome = attempt(&ctx, &event, &token, &mut scenario) => Some(outcome),
+                () = keep_lease(&ctx, event.id, &token) => None,
+            }
+        };
     let Some(outcome) = outcome else {
         tracing::warn!(event_id = %event.id, "lease lost: another worker has the event now");
         return;
@@ -416,7 +412,7 @@ async fn record_plan(
     facts: &crate::facts::Facts,
 ) -> Result<(), Failure> {
     let as_json = |value: Result<serde_json::Value, serde_json::Error>| {
-        value.map_err(|error| Failure::Unreadable(error.to_string()))
+        value.map_err(|error| StoreError::Corrupt(format!("the plan cannot be stored: {error}")))
     };
     let plan_json = as_json(serde_json::to_value(plan))?;
     let facts_json = as_json(serde_json::to_value(facts))?;
@@ -465,6 +461,7 @@ fn conclusion(
         },
         Failure::Rules(_)
         | Failure::Unreadable(_)
+        | Failure::Unfinished(_)
         | Failure::Crm(ConnectorError::InvalidRequest { .. }) => Conclusion::Dead { error },
         Failure::Crm(_) | Failure::Store(_) | Failure::LeaseLost => {
             let attempts = u32::try_from(event.attempts).unwrap_or(u32::MAX);

@@ -437,3 +437,34 @@ async fn a_revoked_token_pauses_processing_until_the_account_works_again() {
     assert_eq!(service.fake.count("calls"), 2);
     service.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_that_cannot_be_resolved_is_left_out_and_traced() {
+    let service = Service::start(|_| {}).await;
+    prepare_account(&service.fake);
+    // The TOP manager left the company; the rules still name them.
+    service.fake.archive_owner(&service.owners.top);
+    let id = service
+        .post(
+            "after_call",
+            &incoming("u-1", "380671234567", "acmecom_stranger"),
+        )
+        .await;
+    let event = service.wait_for(id, &["done"]).await;
+    assert_eq!(event["plan"]["scenario"], json!("unknown_employee"));
+    let tasks = service.fake.objects("tasks");
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].property("hubspot_owner_id"), None);
+    let traced = event["plan"]["trace"]
+        .as_array()
+        .expect("trace")
+        .iter()
+        .any(|entry| {
+            entry["subject"] == json!(format!("step sb-{id}-0-task"))
+                && entry["outcome"]
+                    .as_str()
+                    .is_some_and(|o| o.contains("top.manager@example.com"))
+        });
+    assert!(traced, "{:#}", event["plan"]["trace"]);
+    service.stop().await;
+}

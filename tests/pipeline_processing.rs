@@ -468,3 +468,36 @@ async fn an_owner_that_cannot_be_resolved_is_left_out_and_traced() {
     assert!(traced, "{:#}", event["plan"]["trace"]);
     service.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_from_a_known_client_costs_one_request_when_the_cache_is_warm() {
+    let service = Service::start(|_| {}).await;
+    prepare_account(&service.fake);
+    let first = service
+        .post(
+            "after_call",
+            &incoming("w-1", "380671234567", "acmecom_ivan"),
+        )
+        .await;
+    service.wait_for(first, &["done"]).await;
+    let cold = service.fake.request_counts();
+    println!("new client, cold cache: {cold:?}");
+
+    service.fake.clear_requests();
+    let second = service
+        .post(
+            "after_call",
+            &incoming("w-2", "380671234567", "acmecom_ivan"),
+        )
+        .await;
+    let event = service.wait_for(second, &["done"]).await;
+    assert_eq!(
+        event["plan"]["scenario"],
+        json!("incoming_answered_by_responsible")
+    );
+    let warm = service.fake.request_counts();
+    println!("known client, warm cache: {warm:?}");
+    assert_eq!(warm.values().sum::<usize>(), 1, "{warm:?}");
+    assert_eq!(warm.get("calls.create"), Some(&1));
+    service.stop().await;
+}

@@ -82,6 +82,12 @@ impl<'a> Journal<'a> {
             .and_then(|row| row.crm_id.as_ref())
     }
 
+    /// A create of this step was interrupted earlier and its outcome is
+    /// unknown (see [`Journal::create`]).
+    pub(crate) fn in_doubt(&self, step: &Step) -> bool {
+        self.rows.get(&step.key).is_some_and(StepRecord::in_doubt)
+    }
+
     /// Runs `create` at most once per step key, as the module doc says, and
     /// answers the id. `create` answers the id and whether it created it
     /// (find-or-create may find instead).

@@ -238,3 +238,47 @@ async fn a_stored_contact_the_crm_no_longer_has_is_dropped_and_resolved_again() 
     assert_eq!(service.fake.count("contacts"), 1);
     service.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_written_to_the_store_by_another_process_is_picked_up_by_the_poll() {
+    let service = Service::start(|_| {}).await;
+    prepare_account(&service.fake);
+    let id = service
+        .post(
+            "after_call",
+            &incoming("r-1", "380671234567", "acmecom_ivan"),
+        )
+        .await;
+    service.wait_for(id, &["done"]).await;
+    let calls_before = service.fake.count("calls");
+
+    // `switchboard replay ID` opens the store itself while the service runs.
+    let url = format!("sqlite://{}/inbox.db", service.dir.path().display());
+    let cli = SqliteStore::open(&url).await.expect("store");
+    let outcome = cli.replay(EventId(id), Utc::now()).await.expect("replay");
+    assert_eq!(outcome, switchboard_core::store::ReplayOutcome::Requeued);
+    service
+        .until("the replayed event ran again", async |service| {
+            let event = service.event(id).await;
+            event["status"] == json!("done")
+                && event["attempts"] == json!(1)
+                && event["status_reason"].is_null()
+        })
+        .await;
+    let event = service.event(id).await;
+    let steps = event["steps"].as_array().expect("steps");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["action"] == json!("log_call") && s["outcome"] == json!("created")),
+        "{event:#}"
+    );
+    assert_eq!(
+        service.fake.count("calls"),
+        calls_before,
+        "the replay skipped the logged call"
+    );
+    assert_eq!(service.fake.count("contacts"), 1);
+    assert_eq!(service.fake.count("deals"), 1);
+    service.stop().await;
+}

@@ -282,3 +282,36 @@ async fn a_replay_written_to_the_store_by_another_process_is_picked_up_by_the_po
     assert_eq!(service.fake.count("deals"), 1);
     service.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_rules_script_dead_letters_the_event_with_its_error() {
+    let (fake, owners) = fake(FakeOptions::default()).await;
+    prepare_account(&fake);
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).expect("rules dir");
+    std::fs::write(
+        rules.join("matrix.yaml"),
+        "scenarios:\n  - name: scripted\n    when:\n      script: checks::explode\n    then:\n      - contact\n",
+    )
+    .expect("matrix");
+    std::fs::write(
+        rules.join("checks.rhai"),
+        "fn explode(event, facts) {\n    throw \"exploded on purpose\";\n}\n",
+    )
+    .expect("script");
+    let service = Service::start_with(fake, owners, dir, rules, |_| {}).await;
+    let id = service
+        .post(
+            "after_call",
+            &incoming("x-1", "380671234567", "acmecom_ivan"),
+        )
+        .await;
+    let dead = service.wait_for(id, &["dead"]).await;
+    assert_eq!(dead["attempts"], json!(1), "not retried: {dead:#}");
+    let error = dead["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("exploded on purpose"), "{dead:#}");
+    assert!(error.contains("checks"), "names the script: {dead:#}");
+    assert_eq!(service.fake.count("contacts"), 0);
+    service.stop().await;
+}

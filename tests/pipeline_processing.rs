@@ -501,3 +501,40 @@ async fn a_call_from_a_known_client_costs_one_request_when_the_cache_is_warm() {
     assert_eq!(warm.get("calls.create"), Some(&1));
     service.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_resumes_the_plan_its_first_attempt_made() {
+    let service = Service::start(|_| {}).await;
+    prepare_account(&service.fake);
+    // Row 3 fails at its last step, after contact, deal and call exist.
+    service
+        .fake
+        .inject(Some("tasks.create"), FaultAction::Status(503), 4);
+    let id = service
+        .post("after_call", &incoming("m-1", "380671234567", ""))
+        .await;
+    let event = service.wait_for(id, &["done"]).await;
+    assert!(event["attempts"].as_i64() > Some(1), "{event:#}");
+    // The contact the first attempt made does not turn the retry into row 4.
+    assert_eq!(
+        event["plan"]["scenario"],
+        json!("incoming_missed_new_client")
+    );
+    assert_eq!(event["facts"]["client"], json!("new"));
+    let fake = &service.fake;
+    assert_eq!(
+        (
+            fake.count("contacts"),
+            fake.count("deals"),
+            fake.count("calls")
+        ),
+        (1, 1, 1)
+    );
+    let tasks = fake.objects("tasks");
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(
+        tasks[0].property("hs_task_subject"),
+        Some("Missed call from +380671234567: assign an agent to call back")
+    );
+    service.stop().await;
+}

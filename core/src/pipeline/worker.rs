@@ -24,8 +24,9 @@ use super::facts::{self, forget_stale};
 use super::failure::Failure;
 use super::steps::Journal;
 use crate::connector::ConnectorError;
+use crate::facts::Facts;
 use crate::phone;
-use crate::plan::TraceEntry;
+use crate::plan::{Plan, TraceEntry};
 use crate::store::{Claim, Conclusion, EventId, EventStatus, LeaseToken, StoreError, StoredEvent};
 
 /// How often an attempt resolves ids the CRM no longer has before it gives
@@ -355,11 +356,25 @@ async fn attempt(
         return Ok(Settled::Skipped(reason));
     }
     let rules = ctx.rules.current().ok_or(Failure::RulesNotLoaded)?;
+    // A retry resumes the plan its first attempt made: what that attempt
+    // created must not change the decision (a new client's contact would
+    // make the retry see an existing client). A replay clears the plan, so
+    // it is decided again with the current rules.
+    let mut resumable = recorded_plan(stored);
     for round in 1..=STALE_ROUNDS {
-        let facts = facts::gather(ctx, &event, &rules).await?;
-        let mut plan = rules.evaluate(&event, &facts, Utc::now())?;
+        let (mut plan, facts) = match resumable.take() {
+            Some(recorded) => {
+                tracing::debug!(event_id = %stored.id, "resuming the plan of an earlier attempt");
+                recorded
+            }
+            None => {
+                let facts = facts::gather(ctx, &event, &rules).await?;
+                let plan = rules.evaluate(&event, &facts, Utc::now())?;
+                record_plan(ctx, stored.id, token, &plan, &facts).await?;
+                (plan, facts)
+            }
+        };
         *scenario = plan.scenario.clone();
-        record_plan(ctx, stored.id, token, &plan, &facts).await?;
         if plan.is_skip() {
             let reason = plan
                 .skip_reason
@@ -372,8 +387,12 @@ async fn attempt(
         let result = execution.run().await;
         let notes: Vec<TraceEntry> = std::mem::take(&mut execution.notes);
         drop(execution);
-        if !notes.is_empty() {
-            plan.trace.extend(notes);
+        let new_notes: Vec<TraceEntry> = notes
+            .into_iter()
+            .filter(|note| !plan.trace.contains(note))
+            .collect();
+        if !new_notes.is_empty() {
+            plan.trace.extend(new_notes);
             record_plan(ctx, stored.id, token, &plan, &facts).await?;
         }
         let failure = match result {
@@ -404,12 +423,19 @@ async fn attempt(
     }))
 }
 
+/// The plan and facts an earlier attempt recorded, if any.
+fn recorded_plan(stored: &StoredEvent) -> Option<(Plan, Facts)> {
+    let plan = serde_json::from_value(stored.plan.clone()?).ok()?;
+    let facts = serde_json::from_value(stored.facts.clone()?).ok()?;
+    Some((plan, facts))
+}
+
 async fn record_plan(
     ctx: &Context,
     id: EventId,
     token: &LeaseToken,
-    plan: &crate::plan::Plan,
-    facts: &crate::facts::Facts,
+    plan: &Plan,
+    facts: &Facts,
 ) -> Result<(), Failure> {
     let as_json = |value: Result<serde_json::Value, serde_json::Error>| {
         value.map_err(|error| StoreError::Corrupt(format!("the plan cannot be stored: {error}")))

@@ -379,7 +379,13 @@ async fn an_invalid_request_dead_letters_at_once_and_the_others_go_on() {
         .post_path(&format!("/api/events/{refused}/replay"))
         .await;
     assert_eq!((status, answer["status"].clone()), (200, json!("queued")));
-    service.wait_for(refused, &["done"]).await;
+    let replayed = service.wait_for(refused, &["done"]).await;
+    // Its own contact does not make the caller an existing client.
+    assert_eq!(
+        replayed["plan"]["scenario"],
+        json!("incoming_answered_new_client"),
+        "{replayed:#}"
+    );
     assert_eq!(service.fake.count("contacts"), 2);
     assert_eq!(service.fake.count("deals"), 2);
     assert_eq!(service.fake.count("calls"), 2);

@@ -23,11 +23,13 @@ use super::executor::Execution;
 use super::facts::{self, forget_stale};
 use super::failure::Failure;
 use super::steps::Journal;
-use crate::connector::ConnectorError;
+use crate::connector::{ConnectorError, CrmId, ObjectKind};
 use crate::facts::Facts;
 use crate::phone;
 use crate::plan::{Plan, TraceEntry};
-use crate::store::{Claim, Conclusion, EventId, EventStatus, LeaseToken, StoreError, StoredEvent};
+use crate::store::{
+    Claim, Conclusion, EventId, EventStatus, LeaseToken, StepOutcome, StoreError, StoredEvent,
+};
 
 /// How often an attempt resolves ids the CRM no longer has before it gives
 /// the attempt up as a transient failure.
@@ -368,7 +370,8 @@ async fn attempt(
                 recorded
             }
             None => {
-                let facts = facts::gather(ctx, &event, &rules).await?;
+                let own = created_by(ctx, stored.id).await?;
+                let facts = facts::gather(ctx, &event, &rules, &own).await?;
                 let plan = rules.evaluate(&event, &facts, Utc::now())?;
                 record_plan(ctx, stored.id, token, &plan, &facts).await?;
                 (plan, facts)
@@ -421,6 +424,24 @@ async fn attempt(
         message: "records kept disappearing from the CRM while the event was processed".to_string(),
         retry_after: None,
     }))
+}
+
+/// The contacts and deals an earlier attempt of this event created.
+async fn created_by(ctx: &Context, id: EventId) -> Result<Vec<CrmId>, Failure> {
+    Ok(ctx
+        .store
+        .steps(id)
+        .await?
+        .into_iter()
+        .filter(|step| step.outcome == StepOutcome::Created)
+        .filter(|step| {
+            matches!(
+                step.object_kind,
+                Some(ObjectKind::Contact | ObjectKind::Deal)
+            )
+        })
+        .filter_map(|step| step.crm_id)
+        .collect())
 }
 
 /// The plan and facts an earlier attempt recorded, if any.

@@ -36,7 +36,7 @@ impl Default for CacheSettings {
     fn default() -> Self {
         CacheSettings {
             ttl: Duration::from_secs(15 * 60),
-            capacity: 10_000,
+            capacity: 100_000,
         }
     }
 }

@@ -102,7 +102,7 @@ impl Application {
             connector,
             cache::CacheSettings {
                 ttl: settings.cache.ttl,
-                ..cache::CacheSettings::default()
+                capacity: settings.cache.capacity,
             },
         );
         let pipeline = Pipeline::new(

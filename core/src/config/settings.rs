@@ -196,6 +196,10 @@ pub struct CacheSettings {
     /// How long a phone → CRM ids lookup is trusted.
     #[serde(deserialize_with = "de::duration")]
     pub ttl: Duration,
+    /// Entries kept per lookup cache (client numbers, open deals, owners);
+    /// the least recently used go first.
+    #[serde(deserialize_with = "de::parsed")]
+    pub capacity: u64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -292,6 +296,7 @@ impl Default for CacheSettings {
     fn default() -> Self {
         CacheSettings {
             ttl: Duration::from_secs(15 * 60),
+            capacity: 100_000,
         }
     }
 }
@@ -349,6 +354,10 @@ impl Settings {
         check(
             !self.store.retention.is_zero(),
             "store.retention: must be more than 0s".into(),
+        );
+        check(
+            self.cache.capacity >= 1,
+            "cache.capacity: must be at least 1".into(),
         );
         check(
             self.crm.hubspot.burst_per_10s >= 1,

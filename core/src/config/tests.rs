@@ -98,6 +98,7 @@ crm:
     timeout: 10s
 cache:
   ttl: 5m
+  capacity: 5000
 admin:
   token: ${ADMIN}
 "#;
@@ -132,6 +133,7 @@ admin:
     assert_eq!(settings.crm.hubspot.burst_per_10s, 190);
     assert_eq!(settings.crm.hubspot.timeout, Duration::from_secs(10));
     assert_eq!(settings.cache.ttl, Duration::from_secs(300));
+    assert_eq!(settings.cache.capacity, 5000);
     assert!(
         settings
             .admin

@@ -148,7 +148,11 @@ impl World {
 
     /// Waits until each event has a final status; returns their summaries.
     pub async fn settle(&self, ids: &[i64]) -> BTreeMap<i64, Value> {
-        let found = wait::until_some(SETTLE_DEADLINE, "events settle", || async {
+        self.settle_within(ids, SETTLE_DEADLINE).await
+    }
+
+    pub async fn settle_within(&self, ids: &[i64], deadline: Duration) -> BTreeMap<i64, Value> {
+        let found = wait::until_some(deadline, "events settle", || async {
             let events = self.events().await;
             let settled: BTreeMap<i64, Value> = ids
                 .iter()
@@ -185,7 +189,15 @@ impl World {
 
     /// Waits until the events settle and asserts that each ended `done`.
     pub async fn expect_done(&self, ids: &[i64]) -> BTreeMap<i64, Value> {
-        let settled = self.settle(ids).await;
+        self.expect_done_within(ids, SETTLE_DEADLINE).await
+    }
+
+    pub async fn expect_done_within(
+        &self,
+        ids: &[i64],
+        deadline: Duration,
+    ) -> BTreeMap<i64, Value> {
+        let settled = self.settle_within(ids, deadline).await;
         let failed: Vec<String> = settled
             .values()
             .filter(|e| e["status"] != "done")

@@ -188,7 +188,10 @@ fn main() {
         .build()
         .expect("server runtime");
     let application = server
-        .block_on(Application::build(settings))
+        .block_on(Application::build(
+            settings,
+            std::sync::Arc::new(switchboard_core::connector::dry_run::DryRunConnector::new()),
+        ))
         .expect("application");
     let addr = application.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -13,10 +13,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use switchboard_core::config::{Environment, Overrides, Settings, StoreUrl};
 use switchboard_core::startup::Application;
+use switchboard_core::store::{self, EventId, ReplayOutcome};
 use tracing_subscriber::EnvFilter;
-
-/// Exit code of subcommands whose machinery is not built yet.
-const NOT_AVAILABLE: u8 = 2;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -90,6 +88,10 @@ enum Command {
     },
 
     /// Re-run a chosen event, or every dead-lettered one, with the current rules.
+    ///
+    /// Writes the store directly, so it works whether the service runs or not;
+    /// a running service picks the events up within worker.poll_interval. Steps
+    /// that already have a CRM id are not repeated.
     Replay(ReplayArgs),
 
     /// HubSpot account setup and checks.
@@ -155,7 +157,7 @@ fn main() -> ExitCode {
             &facts,
             json,
         )),
-        Command::Replay(_) => not_available("replay", "the executor"),
+        Command::Replay(args) => report(replay(cli.config.as_deref(), &args)),
         Command::Hubspot {
             command: HubspotCommand::Setup,
         } => report(commands::hubspot::setup(cli.config.as_deref())),
@@ -179,12 +181,56 @@ fn serve(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot start the runtime")?;
     runtime.block_on(async {
         let connector = connectors::build_connector(&settings)?;
-        tracing::info!(connector = connector.name(), "CRM connector ready");
-        let application = Application::build(settings).await?;
+        let application = Application::build(settings, connector).await?;
         application.run_until_stopped().await?;
         anyhow::Ok(())
     })?;
     Ok(())
+}
+
+/// Queues events again in the store itself, so it works whether the service
+/// runs or not; a running service picks them up at its next poll.
+fn replay(config: Option<&std::path::Path>, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(config, &Environment::from_process(), &Overrides::default())
+        .context("invalid configuration")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async {
+        let store = store::open(&settings.store.url)
+            .await
+            .with_context(|| format!("cannot open the store {}", settings.store.url))?;
+        let now = chrono::Utc::now();
+        match (args.id, args.dead) {
+            (Some(id), _) => match store.replay(EventId(id), now).await? {
+                ReplayOutcome::Requeued => {
+                    println!("event {id} queued again; it runs with the current rules");
+                    Ok(ExitCode::SUCCESS)
+                }
+                ReplayOutcome::NotFound => {
+                    eprintln!("error: no event {id} in {}", settings.store.url);
+                    Ok(ExitCode::FAILURE)
+                }
+                ReplayOutcome::Refused(status) => {
+                    eprintln!("error: event {id} is {status} right now and cannot be replayed");
+                    Ok(ExitCode::FAILURE)
+                }
+            },
+            (None, _) => {
+                let ids = store.replay_dead(now).await?;
+                let list: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                match ids.len() {
+                    0 => println!("no dead-lettered events"),
+                    n => println!(
+                        "{n} dead-lettered event(s) queued again: {}",
+                        list.join(", ")
+                    ),
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
 }
 
 /// Prints a command's error and turns its outcome into the exit code.
@@ -196,13 +242,6 @@ fn report(outcome: anyhow::Result<ExitCode>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn not_available(command: &str, needs: &str) -> ExitCode {
-    eprintln!(
-        "switchboard {command} is not available yet: it needs {needs}, which this build does not include."
-    );
-    ExitCode::from(NOT_AVAILABLE)
 }
 
 fn init_logging(format: LogFormat) {

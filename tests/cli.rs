@@ -37,18 +37,24 @@ fn every_subcommand_has_help() {
 }
 
 #[test]
-fn commands_not_built_yet_say_so_and_fail() {
+fn replay_works_on_the_store_without_a_running_service() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let cases: [&[&str]; 1] = [&["replay", "--dead"]];
-    for args in cases {
-        let (status, stdout, stderr) = run(dir.path(), args, &[]);
-        assert_eq!(status.code(), Some(2), "{args:?}");
-        assert!(
-            stderr.contains("is not available yet"),
-            "{args:?}: {stderr}"
-        );
-        assert!(stdout.is_empty(), "{args:?} printed output: {stdout}");
-    }
+    let config = dir.path().join("switchboard.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "store:\n  url: sqlite://{}/inbox.db\n",
+            dir.path().display()
+        ),
+    )
+    .expect("config");
+    let config = config.to_string_lossy().into_owned();
+    let (status, stdout, stderr) = run(dir.path(), &["--config", &config, "replay", "--dead"], &[]);
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("no dead-lettered events"), "{stdout}");
+    let (status, _, stderr) = run(dir.path(), &["--config", &config, "replay", "42"], &[]);
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("no event 42"), "{stderr}");
 }
 
 #[test]

@@ -233,6 +233,27 @@ impl LookupCache {
         )
     }
 
+    /// The client's contact if the cache holds it, without asking the CRM
+    /// (the executor then tries its stored links before a search).
+    pub async fn cached_contact(&self, phone: &E164) -> Option<ContactRecord> {
+        let cached = self.contacts.get(phone).await;
+        if cached.is_some() {
+            metrics::counter!("switchboard_cache_lookups_total", "cache" => "contact", "result" => "hit")
+                .increment(1);
+        }
+        cached
+    }
+
+    /// The contact's open deal if the cache holds it, without asking the CRM.
+    pub async fn cached_open_deal(&self, contact: &CrmId) -> Option<DealRecord> {
+        let cached = self.open_deals.get(contact).await;
+        if cached.is_some() {
+            metrics::counter!("switchboard_cache_lookups_total", "cache" => "deal", "result" => "hit")
+                .increment(1);
+        }
+        cached
+    }
+
     /// Caches a contact the executor created or found some other way.
     pub async fn remember_contact(&self, phone: &E164, contact: ContactRecord) {
         self.contacts.insert(phone.clone(), contact).await;

@@ -15,7 +15,10 @@
 //! - [`intake`]: a Ringostat webhook request into a `CallEvent` and its raw payload.
 //! - [`store`]: the durable inbox (`Store` trait, SQLite with group commit).
 //! - [`server`]: the HTTP routes: webhook, health, readiness, operators' API.
-//! - [`startup`]: `Application::build(settings)`, everything wired from one value.
+//! - [`pipeline`]: workers that claim events, gather facts, run the rules and
+//!   carry the plan out through the connector, exactly once per step.
+//! - [`metrics`]: the Prometheus exporter behind `GET /metrics`.
+//! - [`startup`]: `Application::build(settings, connector)`, everything wired from one value.
 //! - [`rules`]: the integrator's rules (matrix, employees, scripts, tests) that
 //!   turn an event and its facts into a plan; loading, hot reload, check, simulate.
 
@@ -25,7 +28,9 @@ pub mod connector;
 pub mod event;
 pub mod facts;
 pub mod intake;
+pub mod metrics;
 pub mod phone;
+pub mod pipeline;
 pub mod plan;
 pub mod rules;
 pub mod server;

@@ -1,10 +1,14 @@
-//! Builds the whole application from one [`Settings`] value, so that the
-//! binary and the tests start exactly the same thing (tests on port 0).
+//! Builds the whole application from one [`Settings`] value and a CRM
+//! connector, so that the binary and the tests start exactly the same thing
+//! (tests on port 0, with a connector pointed at a fake CRM).
 //!
-//! Wiring only: settings are validated, the store is opened and migrated,
-//! the router gets its state, the port is bound. Serving starts with
+//! Wiring only: settings are validated, the metrics exporter installed, the
+//! store opened and migrated, the rules loaded and watched, the pipeline and
+//! the router get their state, the port is bound. Serving starts with
 //! [`Application::run_until_stopped`], which logs the one line
-//! `listening on ADDR` and stops gracefully on SIGTERM or Ctrl-C.
+//! `listening on ADDR` and stops gracefully on SIGTERM or Ctrl-C: no new
+//! connections, requests and events in flight finish (or events are
+//! released for the next start), exit.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,12 +16,18 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::serve::ListenerExt;
+use chrono::Utc;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
+use crate::cache::{self, LookupCache};
 use crate::config::{ConfigError, Settings};
+use crate::connector::Connector;
 use crate::intake::Intake;
-use crate::server::{self, Access, Readiness, ServerState, StoreReachable};
-use crate::store::{self, StoreError};
+use crate::pipeline::{Pipeline, PipelineSettings};
+use crate::rules::{self, RulesContext, RulesHandle, RulesWatcher};
+use crate::server::{self, Access, Readiness, RulesLoaded, ServerState, StoreReachable};
+use crate::store::{self, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -39,10 +49,18 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     router: Router,
+    pipeline: Pipeline,
+    store: Arc<dyn Store>,
+    rules: RulesHandle,
+    /// Keeps the rules directory watched while the application lives.
+    _watcher: Option<RulesWatcher>,
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+    pub async fn build(
+        settings: Settings,
+        connector: Arc<dyn Connector>,
+    ) -> Result<Application, StartupError> {
         settings.validate()?;
         if settings.webhook.token.is_none() {
             tracing::warn!(
@@ -53,18 +71,62 @@ impl Application {
         if settings.admin.token.is_none() {
             tracing::info!("no admin token is configured: /api answers loopback clients only");
         }
+        // Installed before anything counts, so nothing counted is lost.
+        let metrics = crate::metrics::exporter();
 
         let store = store::open(&settings.store.url).await?;
         tracing::info!(store = %settings.store.url, time_zone = %settings.time_zone, "store ready");
+        // A new process finds out for itself whether the CRM account works.
+        let requeued = store.requeue_paused(Utc::now()).await?;
+        if requeued > 0 {
+            tracing::info!(requeued, "events paused by an earlier run are queued again");
+        }
+
+        let ctx = RulesContext {
+            time_zone: settings.time_zone,
+            region: settings.phone.default_region,
+        };
+        let rules = rules::load_initial(&settings.rules.dir, &ctx);
+        let watcher = if settings.rules.dir.exists() {
+            match rules::watch(&settings.rules.dir, rules.clone(), ctx) {
+                Ok(watcher) => Some(watcher),
+                Err(error) => {
+                    tracing::warn!(%error, "rules will not reload on change: restart to load edits");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+
+        tracing::info!(connector = connector.name(), "CRM connector ready");
+        let cache = LookupCache::new(
+            connector,
+            cache::CacheSettings {
+                ttl: settings.cache.ttl,
+                ..cache::CacheSettings::default()
+            },
+        );
+        let pipeline = Pipeline::new(
+            store.clone(),
+            cache,
+            rules.clone(),
+            PipelineSettings::from(&settings),
+        );
 
         let mut readiness = Readiness::default();
         readiness.add("store", Arc::new(StoreReachable(store.clone())));
+        readiness.add("rules", Arc::new(RulesLoaded(rules.clone())));
+        readiness.add("crm", Arc::new(pipeline.pause_state()));
         let state = ServerState {
             intake: Arc::new(Intake::new(&settings)),
             store: store.clone(),
             access: Arc::new(Access::new(&settings)),
             readiness,
             max_body: usize::try_from(settings.webhook.max_body.as_u64()).unwrap_or(usize::MAX),
+            rules: rules.clone(),
+            wake: pipeline.waker(),
+            metrics,
         };
 
         let address = settings.listen;
@@ -78,6 +140,10 @@ impl Application {
             listener,
             local_addr,
             router: server::router(state),
+            pipeline,
+            store,
+            rules,
+            _watcher: watcher,
         })
     }
 
@@ -86,30 +152,71 @@ impl Application {
         self.local_addr
     }
 
-    /// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
+    /// The store the application writes to.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// The running rules.
+    pub fn rules(&self) -> RulesHandle {
+        self.rules.clone()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves and processes until `shutdown` completes; then stops accepting
+    /// connections, lets requests in flight finish, and lets events in
+    /// flight finish within `worker.shutdown_grace` (the rest are released
+    /// for the next start).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
-        tracing::info!("listening on {}", self.local_addr);
+        let Application {
+            listener,
+            local_addr,
+            router,
+            pipeline,
+            _watcher,
+            ..
+        } = self;
+        let (stop, stopping) = watch::channel(false);
+        let workers = tokio::spawn(pipeline.run(stopping));
+        let upkeep = crate::metrics::exporter().map(|exporter| {
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(crate::metrics::UPKEEP_EVERY);
+                loop {
+                    ticks.tick().await;
+                    exporter.run_upkeep();
+                }
+            })
+        });
+
+        tracing::info!("listening on {local_addr}");
         // Small answers on kept-alive connections must not wait for Nagle.
-        let listener = self.listener.tap_io(|tcp| {
+        let listener = listener.tap_io(|tcp| {
             if let Err(error) = tcp.set_nodelay(true) {
                 tracing::debug!(%error, "cannot set TCP_NODELAY");
             }
         });
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop.send(true);
+            })
             .await
-            .map_err(StartupError::Serve)?;
+            .map_err(StartupError::Serve);
+        if let Err(error) = workers.await {
+            tracing::error!(%error, "the workers stopped abnormally");
+        }
+        if let Some(upkeep) = upkeep {
+            upkeep.abort();
+        }
+        served?;
         tracing::info!("stopped");
         Ok(())
     }

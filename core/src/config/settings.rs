@@ -92,6 +92,20 @@ pub struct WorkerSettings {
     /// How long a claimed event stays claimed without progress.
     #[serde(deserialize_with = "de::duration")]
     pub lease: Duration,
+    /// How often idle workers look for retries that became due and for
+    /// events queued by another process (`switchboard replay`).
+    #[serde(deserialize_with = "de::duration")]
+    pub poll_interval: Duration,
+    /// How old a create's recorded intent must be before a lookup of its
+    /// step key that finds nothing is believed (CRM search lags behind writes).
+    #[serde(deserialize_with = "de::duration")]
+    pub reconcile_delay: Duration,
+    /// How often a paused service checks whether the CRM account works again.
+    #[serde(deserialize_with = "de::duration")]
+    pub pause_probe: Duration,
+    /// How long shutdown waits for events in flight before releasing them.
+    #[serde(deserialize_with = "de::duration")]
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -244,6 +258,10 @@ impl Default for WorkerSettings {
         WorkerSettings {
             concurrency: 4,
             lease: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(1),
+            reconcile_delay: Duration::from_secs(30),
+            pause_probe: Duration::from_secs(15),
+            shutdown_grace: Duration::from_secs(5),
         }
     }
 }
@@ -307,6 +325,14 @@ impl Settings {
         check(
             self.worker.lease >= Duration::from_secs(1),
             "worker.lease: must be at least 1s".into(),
+        );
+        check(
+            !self.worker.poll_interval.is_zero(),
+            "worker.poll_interval: must be more than 0s".into(),
+        );
+        check(
+            !self.worker.pause_probe.is_zero(),
+            "worker.pause_probe: must be more than 0s".into(),
         );
         check(
             self.retry.max_attempts >= 1,

@@ -1,6 +1,8 @@
-//! `/api/*`: what the inbox holds, for operators. Guarded by the admin
-//! token (`Authorization: Bearer ...`); with none configured, only loopback
-//! clients that did not come through an untrusted proxy get in.
+//! `/api/*`: what the inbox holds and what the pipeline did with it, for
+//! operators: events with their plan, trace, facts, steps and errors;
+//! replays; the running rules. Guarded by the admin token (`Authorization:
+//! Bearer ...`); with none configured, only loopback clients that did not
+//! come through an untrusted proxy get in.
 //!
 //! Nothing here can show the webhook token: it was taken out of every
 //! payload before it was stored.
@@ -19,7 +21,10 @@ use serde_json::{Value, json};
 use super::ServerState;
 use super::error::ApiError;
 use crate::intake::RawPayload;
-use crate::store::{EventId, EventQuery, EventStatus, RejectedPayload, StoredEvent};
+use crate::rules::RulesStatus;
+use crate::store::{
+    EventId, EventQuery, EventStatus, RejectedPayload, ReplayOutcome, StepRecord, StoredEvent,
+};
 
 const MAX_LIMIT: u32 = 500;
 
@@ -123,7 +128,74 @@ pub async fn event(
         .event(EventId(id))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no event {id}")))?;
-    Ok(Json(detail(&event)))
+    let steps = state.store.steps(event.id).await?;
+    Ok(Json(detail(&event, &steps)))
+}
+
+/// `POST /api/events/{id}/replay`: queue the event again, to be evaluated
+/// with the current rules; steps that already have a CRM id are skipped.
+pub async fn replay(
+    State(state): State<ServerState>,
+    id: Result<Path<i64>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::bad_request("event id must be a number"))?;
+    match state.store.replay(EventId(id), chrono::Utc::now()).await? {
+        ReplayOutcome::Requeued => {
+            tracing::info!(event_id = id, "event replayed");
+            state.wake.notify_one();
+            Ok(Json(json!({ "id": id, "status": EventStatus::Queued })))
+        }
+        ReplayOutcome::NotFound => Err(ApiError::not_found(format!("no event {id}"))),
+        ReplayOutcome::Refused(status) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            match status {
+                EventStatus::Held => {
+                    format!("event {id} is held until rules load; it will run then")
+                }
+                _ => format!("event {id} is {status} right now; replay it once that attempt ends"),
+            },
+        )),
+    }
+}
+
+/// `GET /api/rules`: the running rule set and the latest refused load,
+/// each problem with its `file:line:column`.
+pub async fn rules(State(state): State<ServerState>) -> Json<Value> {
+    Json(rules_view(&state.rules.status()))
+}
+
+fn rules_view(status: &RulesStatus) -> Value {
+    let last_error = status.last_error.as_ref().map(|failure| {
+        let problems: Vec<Value> = failure
+            .diagnostics
+            .iter()
+            .map(|d| {
+                json!({
+                    "location": format!("{}:{}:{}", d.file, d.line, d.column),
+                    "file": d.file,
+                    "line": d.line,
+                    "column": d.column,
+                    "message": d.message,
+                    "hint": d.hint,
+                })
+            })
+            .collect();
+        json!({
+            "at": failure.at,
+            "source": failure.source,
+            "version": failure.version,
+            "problems": problems,
+        })
+    });
+    json!({
+        "loaded": status.is_ready(),
+        "version": status.version,
+        "source": status.source,
+        "loaded_at": status.loaded_at,
+        "files": status.files,
+        "scenarios": status.scenarios,
+        "last_error": last_error,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,9 +233,12 @@ fn summary(event: &StoredEvent) -> Value {
     })
 }
 
-fn detail(event: &StoredEvent) -> Value {
+fn detail(event: &StoredEvent, steps: &[StepRecord]) -> Value {
     let mut view = summary(event);
     if let Value::Object(fields) = &mut view {
+        fields.insert("finished_at".into(), json!(event.finished_at));
+        fields.insert("facts".into(), json!(event.facts));
+        fields.insert("steps".into(), json!(steps));
         fields.insert("next_attempt_at".into(), json!(event.next_attempt_at));
         fields.insert("lease_owner".into(), json!(event.lease_owner));
         fields.insert("lease_until".into(), json!(event.lease_until));

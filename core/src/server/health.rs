@@ -1,6 +1,7 @@
 //! `/healthz` says the process is up; `/readyz` says it can do its job,
-//! by running named checks. The store check is built in; later stages add
-//! theirs (say, "rules loaded") with [`Readiness::add`].
+//! by running named checks: "store" (it can commit), "rules" (a rule set is
+//! loaded, else why not) and "crm" (processing is not paused), each added
+//! with [`Readiness::add`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::ServerState;
+use crate::rules::RulesHandle;
 use crate::store::Store;
 
 /// A check must answer within this time, or it counts as failed.
@@ -76,6 +78,21 @@ pub struct StoreReachable(pub Arc<dyn Store>);
 impl ReadinessCheck for StoreReachable {
     async fn check(&self) -> Result<(), String> {
         self.0.ping().await.map_err(|e| e.to_string())
+    }
+}
+
+/// A rule set is loaded; else the load errors say why.
+pub struct RulesLoaded(pub RulesHandle);
+
+#[async_trait]
+impl ReadinessCheck for RulesLoaded {
+    async fn check(&self) -> Result<(), String> {
+        match self.0.status().not_ready_reason() {
+            None => Ok(()),
+            Some(reason) => Err(format!(
+                "{reason}; events are stored and held until rules load"
+            )),
+        }
     }
 }
 

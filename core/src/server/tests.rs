@@ -35,6 +35,9 @@ async fn fixture() -> Fixture {
         access: Arc::new(Access::new(&settings)),
         readiness,
         max_body: 64 * 1024,
+        rules: crate::rules::RulesHandle::new(),
+        wake: Arc::new(tokio::sync::Notify::new()),
+        metrics: None,
     };
     Fixture {
         _dir: dir,

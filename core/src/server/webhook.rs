@@ -4,7 +4,8 @@
 //! The order matters: the address and token are checked before the body is
 //! read, so strangers cost nothing and learn nothing; an undecodable body
 //! from an authenticated sender is kept (Ringostat retries 4xx three times,
-//! and the body is the only evidence of what went wrong).
+//! and the body is the only evidence of what went wrong). While no rules are
+//! loaded an event is stored `held`; otherwise a new event wakes the workers.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -21,7 +22,7 @@ use super::ServerState;
 use super::client::query_token;
 use super::error::ApiError;
 use crate::intake::WebhookRequest;
-use crate::store::{NewEvent, NewRejected};
+use crate::store::{EventStatus, NewEvent, NewRejected};
 
 pub async fn receive(
     State(state): State<ServerState>,
@@ -97,7 +98,10 @@ async fn handle(state: &ServerState, peer: SocketAddr, request: Request) -> Hand
     };
     match state.intake.receive(&request) {
         Ok(received) => {
-            let new = NewEvent::from_received(received, received_at);
+            let mut new = NewEvent::from_received(received, received_at);
+            if state.rules.current().is_none() {
+                new = new.held();
+            }
             let (call_id, kind, status) = (
                 new.event.call_id.clone(),
                 new.event.kind.clone(),
@@ -112,6 +116,9 @@ async fn handle(state: &ServerState, peer: SocketAddr, request: Request) -> Hand
             if inserted.duplicate {
                 tracing::info!(event_id = %inserted.id, call_id, kind = %kind, "duplicate webhook: already stored");
             } else {
+                if status == EventStatus::Queued {
+                    state.wake.notify_one();
+                }
                 metrics::counter!("switchboard_events_total", "status" => status.as_str())
                     .increment(1);
                 tracing::info!(

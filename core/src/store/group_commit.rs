@@ -1,9 +1,17 @@
 //! Group commit: one task owns the only writing connection and commits
-//! whatever inserts are waiting in one transaction, then answers each.
+//! whatever writes are waiting in one transaction, then answers each.
 //!
-//! Under load, many webhooks share one commit instead of paying for one each,
-//! and no caller hears "stored" before its row is committed. SQLite allows
-//! one writer at a time anyway, so a single owner also means no lock waits.
+//! Under load, many webhooks (and the workers' claims and step records)
+//! share one commit instead of paying for one each, and no caller hears
+//! "stored" before its row is committed. SQLite allows one writer at a time
+//! anyway, so a single owner also means no lock waits.
+//!
+//! Besides the intake's inserts, the writer runs arbitrary writes
+//! ([`Writer::write`]), each inside its own savepoint: a write that fails
+//! half-way leaves nothing behind, and does not spoil the others' commit.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Connection, Row, Sqlite, Transaction};
@@ -46,10 +54,74 @@ pub(super) struct RejectedRow {
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
+pub(super) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A write made of statements run on the writer's connection.
+pub(super) type WriteFn<T> = Box<
+    dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>> + Send,
+>;
+
+/// A write waiting for its turn, and then for the commit to be answered.
+trait PendingWrite: Send {
+    /// Runs the write inside a savepoint of the open transaction.
+    fn run<'a>(&'a mut self, connection: &'a mut SqliteConnection) -> BoxFuture<'a, ()>;
+    /// Answers the caller once the transaction's fate is known.
+    fn answer(self: Box<Self>, commit: Result<(), String>);
+}
+
+struct Pending<T> {
+    write: Option<WriteFn<T>>,
+    outcome: Option<Result<T, StoreError>>,
+    reply: Reply<T>,
+}
+
+impl<T: Send + 'static> PendingWrite for Pending<T> {
+    fn run<'a>(&'a mut self, connection: &'a mut SqliteConnection) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Some(write) = self.write.take() else {
+                return;
+            };
+            self.outcome = Some(in_savepoint(connection, write).await);
+        })
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), String>) {
+        let outcome = match (commit, self.outcome) {
+            (Err(error), _) => Err(StoreError::Commit(error)),
+            (Ok(()), Some(outcome)) => outcome,
+            (Ok(()), None) => Err(StoreError::WriterStopped),
+        };
+        // A caller that went away no longer needs its answer.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// The connection is inside the batch's transaction, so `begin` opens a
+/// savepoint.
+async fn in_savepoint<T>(
+    connection: &mut SqliteConnection,
+    write: WriteFn<T>,
+) -> Result<T, StoreError> {
+    let mut savepoint = connection.begin().await?;
+    match write(&mut savepoint).await {
+        Ok(value) => {
+            savepoint.commit().await?;
+            Ok(value)
+        }
+        Err(error) => {
+            if let Err(rollback) = savepoint.rollback().await {
+                tracing::error!(%rollback, "cannot roll a failed write back to its savepoint");
+            }
+            Err(error)
+        }
+    }
+}
+
 enum Job {
     Event(EventRow, Reply<Inserted>),
     Rejected(RejectedRow, Reply<RejectedRecorded>),
     Ping(Reply<()>),
+    Write(Box<dyn PendingWrite>),
 }
 
 /// The handle callers write through.
@@ -75,6 +147,24 @@ impl Writer {
 
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.submit(Job::Ping).await
+    }
+
+    /// Runs `write` in the next commit; answers once that commit is durable.
+    pub async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        self.submit(|reply| {
+            Job::Write(Box::new(Pending {
+                write: Some(Box::new(write)),
+                outcome: None,
+                reply,
+            }))
+        })
+        .await
     }
 
     async fn submit<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
@@ -104,6 +194,7 @@ enum Done {
         Result<RejectedRecorded, StoreError>,
     ),
     Ping(Reply<()>),
+    Write(Box<dyn PendingWrite>),
 }
 
 async fn commit(connection: &mut SqliteConnection, batch: &mut Vec<Job>) {
@@ -119,6 +210,10 @@ async fn commit(connection: &mut SqliteConnection, batch: &mut Vec<Job>) {
                 Done::Rejected(reply, insert_rejected(&mut transaction, row).await)
             }
             Job::Ping(reply) => Done::Ping(reply),
+            Job::Write(mut write) => {
+                write.run(&mut transaction).await;
+                Done::Write(write)
+            }
         });
     }
     if let Err(error) = transaction.commit().await {
@@ -131,6 +226,10 @@ async fn commit(connection: &mut SqliteConnection, batch: &mut Vec<Job>) {
             Done::Event(reply, result) => reply.send(result).map_err(drop),
             Done::Rejected(reply, result) => reply.send(result).map_err(drop),
             Done::Ping(reply) => reply.send(Ok(())).map_err(drop),
+            Done::Write(write) => {
+                write.answer(Ok(()));
+                Ok(())
+            }
         };
     }
 }
@@ -144,6 +243,7 @@ fn pending(job: Job) -> Done {
         Job::Event(_, reply) => Done::Event(reply, never_ran()),
         Job::Rejected(_, reply) => Done::Rejected(reply, never_ran()),
         Job::Ping(reply) => Done::Ping(reply),
+        Job::Write(write) => Done::Write(write),
     }
 }
 
@@ -154,6 +254,10 @@ fn fail_all(jobs: impl IntoIterator<Item = Done>, error: &str) {
             Done::Event(reply, _) => reply.send(Err(failed())).map_err(drop),
             Done::Rejected(reply, _) => reply.send(Err(failed())).map_err(drop),
             Done::Ping(reply) => reply.send(Err(failed())).map_err(drop),
+            Done::Write(write) => {
+                write.answer(Err(error.to_string()));
+                Ok(())
+            }
         };
     }
 }

@@ -1,12 +1,16 @@
-//! The store: the durable inbox of events and the record of rejected
-//! payloads, behind one trait so that a PostgreSQL implementation can join
-//! the SQLite one without touching its callers.
+//! The store: the durable inbox of events, the record of rejected payloads,
+//! and the pipeline's records (leases, step journal, links), behind one
+//! trait so that a PostgreSQL implementation can join the SQLite one without
+//! touching its callers.
 //!
 //! An event is answered `200` only after the store says it is committed, so
 //! everything a caller gets back from [`Store::insert_event`] survives a
-//! killed process. Inserting is idempotent on (call id, event kind).
+//! killed process. Inserting is idempotent on (call id, event kind). The
+//! same holds for every pipeline write: a step's intent is durable before
+//! the CRM request it announces is sent.
 
 mod group_commit;
+mod pipeline;
 mod sqlite;
 mod status;
 
@@ -18,9 +22,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::StoreUrl;
+use crate::connector::CrmId;
 use crate::event::CallEvent;
 use crate::intake::{RawPayload, Received, Refused};
 
+pub use pipeline::{
+    Claim, Conclusion, LeaseToken, Link, LinkKind, ReplayOutcome, StepOutcome, StepRecord,
+};
 pub use sqlite::SqliteStore;
 pub use status::{EventStatus, UnknownStatus};
 
@@ -48,6 +56,8 @@ pub struct NewEvent {
 
 impl NewEvent {
     /// Moments the rules handle are queued; the others are kept, skipped.
+    /// (While no rules are loaded the server holds them instead, see
+    /// [`NewEvent::held`].)
     pub fn from_received(received: Received, received_at: DateTime<Utc>) -> NewEvent {
         let Received { event, raw } = received;
         let (status, status_reason) = if event.kind.is_processed() {
@@ -68,6 +78,17 @@ impl NewEvent {
             status_reason,
             received_at,
         }
+    }
+}
+
+impl NewEvent {
+    /// The event waits for rules: a queued event becomes `held`.
+    pub fn held(mut self) -> NewEvent {
+        if self.status == EventStatus::Queued {
+            self.status = EventStatus::Held;
+            self.status_reason = Some("no rules are loaded".to_string());
+        }
+        self
     }
 }
 
@@ -126,7 +147,11 @@ pub struct StoredEvent {
     pub last_error: Option<String>,
     pub plan: Option<serde_json::Value>,
     pub rules_version: Option<String>,
+    /// The facts the latest attempt gathered.
+    pub facts: Option<serde_json::Value>,
     pub updated_at: DateTime<Utc>,
+    /// When the event reached `done`, `skipped` or `dead`.
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 impl StoredEvent {
@@ -209,6 +234,82 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Succeeds when the store can take a commit right now.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    // ---- the pipeline ---------------------------------------------------
+
+    /// Takes up to `claim.limit` due events under a lease, oldest first, so
+    /// that no client number has two events in flight and none overtakes an
+    /// earlier unfinished event of its number. Due: queued; retrying whose
+    /// time has come; processing whose lease expired. Each claim counts as
+    /// an attempt.
+    async fn claim(&self, claim: &Claim) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Extends a lease; `false` when the event is no longer held under it.
+    async fn renew_lease(
+        &self,
+        id: EventId,
+        token: &LeaseToken,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Records the plan and facts of the current attempt; `false` when the
+    /// lease was lost.
+    async fn record_plan(
+        &self,
+        id: EventId,
+        token: &LeaseToken,
+        plan: &serde_json::Value,
+        facts: &serde_json::Value,
+        rules_version: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends the current attempt; `false` when the lease was lost (another
+    /// worker owns the event now, and this outcome is dropped).
+    async fn conclude(
+        &self,
+        id: EventId,
+        token: &LeaseToken,
+        conclusion: Conclusion,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Moves every `held` event to `queued` (rules are loaded now).
+    async fn release_held(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Moves every `paused` event to `queued` (the CRM account works again).
+    async fn requeue_paused(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Queues one event again, to be re-evaluated with the current rules.
+    async fn replay(&self, id: EventId, now: DateTime<Utc>) -> Result<ReplayOutcome, StoreError>;
+
+    /// Queues every dead-lettered event again; returns their ids.
+    async fn replay_dead(&self, now: DateTime<Utc>) -> Result<Vec<EventId>, StoreError>;
+
+    /// How many events have this status.
+    async fn count_status(&self, status: EventStatus) -> Result<u64, StoreError>;
+
+    // ---- the step journal -----------------------------------------------
+
+    /// The journal of an event, in plan order.
+    async fn steps(&self, id: EventId) -> Result<Vec<StepRecord>, StoreError>;
+
+    /// Writes a journal row (replacing the row of the same step key).
+    async fn record_step(&self, step: &StepRecord) -> Result<(), StoreError>;
+
+    // ---- links ----------------------------------------------------------
+
+    async fn link(&self, kind: LinkKind, key: &str) -> Result<Option<Link>, StoreError>;
+
+    async fn set_link(
+        &self,
+        kind: LinkKind,
+        key: &str,
+        link: &Link,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Drops every link to `crm_id` of this kind (the CRM no longer has it).
+    async fn drop_links_to(&self, kind: LinkKind, crm_id: &CrmId) -> Result<(), StoreError>;
 }
 
 /// Opens (creating and migrating if needed) the store at `url`.

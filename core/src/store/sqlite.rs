@@ -13,12 +13,18 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, QueryBuilder, Row};
 
+use chrono::{DateTime, Utc};
+
 use super::group_commit::{EventRow, RejectedRow, Writer};
 use super::{
-    EventId, EventQuery, EventStatus, Inserted, NewEvent, NewRejected, RejectedPayload,
-    RejectedRecorded, Store, StoreError, StoredEvent, parse_timestamp, timestamp,
+    Claim, Conclusion, EventId, EventQuery, EventStatus, Inserted, LeaseToken, Link, LinkKind,
+    NewEvent, NewRejected, RejectedPayload, RejectedRecorded, ReplayOutcome, StepRecord, Store,
+    StoreError, StoredEvent, parse_timestamp, timestamp,
 };
+use crate::connector::CrmId;
 use crate::intake::RawPayload;
+
+mod pipeline;
 
 /// How long a statement waits for a lock held by another process (a backup,
 /// an operator's `sqlite3` shell) before failing.
@@ -157,6 +163,94 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.writer.ping().await
     }
+
+    async fn claim(&self, claim: &Claim) -> Result<Vec<StoredEvent>, StoreError> {
+        pipeline::claim(&self.writer, claim).await
+    }
+
+    async fn renew_lease(
+        &self,
+        id: EventId,
+        token: &LeaseToken,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        pipeline::renew_lease(&self.writer, id, token, until).await
+    }
+
+    async fn record_plan(
+        &self,
+        id: EventId,
+        token: &LeaseToken,
+        plan: &serde_json::Value,
+        facts: &serde_json::Value,
+        rules_version: &str,
+    ) -> Result<bool, StoreError> {
+        pipeline::record_plan(
+            &self.writer,
+            id,
+            token,
+            plan.to_string(),
+            facts.to_string(),
+            rules_version.to_string(),
+        )
+        .await
+    }
+
+    async fn conclude(
+        &self,
+        id: EventId,
+        token: &LeaseToken,
+        conclusion: Conclusion,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        pipeline::conclude(&self.writer, id, token, conclusion, now).await
+    }
+
+    async fn release_held(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        pipeline::requeue(&self.writer, EventStatus::Held, now).await
+    }
+
+    async fn requeue_paused(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        pipeline::requeue(&self.writer, EventStatus::Paused, now).await
+    }
+
+    async fn replay(&self, id: EventId, now: DateTime<Utc>) -> Result<ReplayOutcome, StoreError> {
+        pipeline::replay(&self.writer, id, now).await
+    }
+
+    async fn replay_dead(&self, now: DateTime<Utc>) -> Result<Vec<EventId>, StoreError> {
+        pipeline::replay_dead(&self.writer, now).await
+    }
+
+    async fn count_status(&self, status: EventStatus) -> Result<u64, StoreError> {
+        pipeline::count_status(&self.readers, status).await
+    }
+
+    async fn steps(&self, id: EventId) -> Result<Vec<StepRecord>, StoreError> {
+        pipeline::steps(&self.readers, id).await
+    }
+
+    async fn record_step(&self, step: &StepRecord) -> Result<(), StoreError> {
+        pipeline::record_step(&self.writer, step).await
+    }
+
+    async fn link(&self, kind: LinkKind, key: &str) -> Result<Option<Link>, StoreError> {
+        pipeline::link(&self.readers, kind, key).await
+    }
+
+    async fn set_link(
+        &self,
+        kind: LinkKind,
+        key: &str,
+        link: &Link,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        pipeline::set_link(&self.writer, kind, key, link, now).await
+    }
+
+    async fn drop_links_to(&self, kind: LinkKind, crm_id: &CrmId) -> Result<(), StoreError> {
+        pipeline::drop_links_to(&self.writer, kind, crm_id).await
+    }
 }
 
 fn raw_payload(row: &SqliteRow) -> Result<RawPayload, StoreError> {
@@ -186,7 +280,7 @@ fn json(row: &SqliteRow, column: &str) -> Result<Option<serde_json::Value>, Stor
         .transpose()
 }
 
-fn stored_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
+pub(super) fn stored_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
     let status: String = row.try_get("status")?;
     Ok(StoredEvent {
         id: EventId(row.try_get("id")?),
@@ -207,7 +301,9 @@ fn stored_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
         last_error: row.try_get("last_error")?,
         plan: json(row, "plan")?,
         rules_version: row.try_get("rules_version")?,
+        facts: json(row, "facts")?,
         updated_at: parse_timestamp(&row.try_get::<String, _>("updated_at")?)?,
+        finished_at: optional_time(row, "finished_at")?,
     })
 }
 

@@ -42,6 +42,11 @@ pub struct Owners {
 pub struct Tuning {
     pub concurrency: usize,
     pub lease: &'static str,
+    pub poll_interval: &'static str,
+    /// Search lags behind writes; how long before "not found" is believed
+    /// for a create in doubt.
+    pub reconcile_delay: &'static str,
+    pub pause_probe: &'static str,
     pub max_attempts: u32,
     pub initial_backoff: &'static str,
     pub max_backoff: &'static str,
@@ -56,6 +61,9 @@ impl Default for Tuning {
         Tuning {
             concurrency: 4,
             lease: "2s",
+            poll_interval: "100ms",
+            reconcile_delay: "1s",
+            pause_probe: "1s",
             max_attempts: 30,
             initial_backoff: "200ms",
             max_backoff: "1s",
@@ -263,6 +271,9 @@ crm:
 worker:
   concurrency: {concurrency}
   lease: {lease}
+  poll_interval: {poll_interval}
+  reconcile_delay: {reconcile_delay}
+  pause_probe: {pause_probe}
 retry:
   max_attempts: {max_attempts}
   initial_backoff: {initial_backoff}
@@ -273,6 +284,9 @@ retry:
         burst = tuning.burst_per_10s,
         concurrency = tuning.concurrency,
         lease = tuning.lease,
+        poll_interval = tuning.poll_interval,
+        reconcile_delay = tuning.reconcile_delay,
+        pause_probe = tuning.pause_probe,
         max_attempts = tuning.max_attempts,
         initial_backoff = tuning.initial_backoff,
         max_backoff = tuning.max_backoff,

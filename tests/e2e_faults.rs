@@ -94,6 +94,42 @@ async fn a_storm_of_429s_is_waited_out_and_nothing_is_lost() {
     assert_exactly_once(&crm, &calls, &ids);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_failure_mid_plan_finishes_the_plan_it_started() {
+    let world = World::start().await;
+    // More 503s than the connector absorbs in one attempt, on the last step
+    // of row 3: contact, deal and call exist when the attempt fails.
+    world
+        .fake
+        .inject(Some("tasks.create"), FaultAction::Status(503), 6);
+    let call = Call::incoming(&phone(7)).missed();
+    let id = world.post(&call).await.id;
+    let done = world.expect_done(&[id]).await;
+    assert!(done[&id]["attempts"].as_u64() > Some(1), "{:?}", done[&id]);
+
+    let crm = world.crm();
+    assert_eq!(crm.summary(), "contacts=1 deals=1 calls=1 tasks=1 notes=0");
+    let event = world.event(id).await;
+    // What the first attempt created does not turn the new client into an
+    // existing one: the retry resumes row 3, it does not switch to row 4.
+    assert_eq!(
+        event["plan"]["scenario"], "incoming_missed_new_client",
+        "facts {}",
+        event["facts"]
+    );
+    let task = crm.all("tasks").remove(0);
+    assert_properties(
+        &task,
+        &[(
+            "hs_task_subject",
+            &format!(
+                "Missed call from +{}: assign an agent to call back",
+                call.client
+            ),
+        )],
+    );
+}
+
 /// A row for one campaign whose deal names a property the account lacks.
 const SPRING_ROW: &str = r#"  - name: spring_campaign_new_client
     description: "Spring campaign: the deal records the campaign"

@@ -4,7 +4,8 @@
 //! service's own and not HubSpot's budget.
 //!
 //! Run: `cargo bench --bench pipeline -- [--only requests|throughput|memory]
-//! [--new-clients N] [--known-calls N] [--rate R] [--seconds S] [--cached-phones N]`
+//! [--new-clients N] [--known-calls N] [--rate R] [--seconds S] [--cached-phones N]
+//! [--memory-rounds N]`
 //!
 //! - `requests`: HubSpot requests per event for each situation of the
 //!   default matrix, with the client not yet cached and cached, beside a
@@ -13,8 +14,9 @@
 //! - `throughput`: events per second and latency from posting the webhook to
 //!   the event's last CRM write (read from the fake's records), for a burst
 //!   of new clients, a burst of calls from known clients, and a steady rate;
-//! - `memory`: resident memory of the idle service, after the traffic, and
-//!   of the lookup cache holding N phones.
+//! - `memory`: resident memory of the idle service, after rounds of
+//!   `--known-calls` calls (does it settle or grow?), and of the lookup cache
+//!   holding `--cached-phones` phones.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -41,6 +43,8 @@ struct Options {
     rate: u64,
     seconds: u64,
     cached_phones: usize,
+    memory_clients: usize,
+    memory_rounds: usize,
 }
 
 fn options() -> Options {
@@ -51,6 +55,8 @@ fn options() -> Options {
         rate: 20,
         seconds: 30,
         cached_phones: 100_000,
+        memory_clients: 20,
+        memory_rounds: 4,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -69,6 +75,7 @@ fn options() -> Options {
             "--rate" => options.rate = number(&arg, value(&arg)) as u64,
             "--seconds" => options.seconds = number(&arg, value(&arg)) as u64,
             "--cached-phones" => options.cached_phones = number(&arg, value(&arg)),
+            "--memory-rounds" => options.memory_rounds = number(&arg, value(&arg)),
             _ => {} // `cargo bench` passes `--bench`
         }
     }
@@ -187,13 +194,42 @@ async fn requests_per_event() {
     println!("\nPer operation:\n\n{}\n", details.join("\n"));
 }
 
-/// Posts `calls` one after the other as fast as the service answers;
-/// returns each inbox id with its posting moment.
+/// Senders of a burst, each on its own kept-alive connection.
+const LANES: usize = 16;
+
+/// Posts `calls` as fast as the service answers, from [`LANES`] senders at
+/// once (so that the pipeline, not the sender, is the bottleneck); returns
+/// each inbox id with its posting moment.
 async fn burst(world: &World, calls: &[Call]) -> Vec<(i64, chrono::DateTime<Utc>)> {
+    let url = world.url("/webhooks/ringostat");
+    let lanes: Vec<_> = (0..LANES)
+        .map(|lane| {
+            let calls: Vec<Call> = calls.iter().skip(lane).step_by(LANES).cloned().collect();
+            let url = url.clone();
+            tokio::spawn(async move {
+                let http = common::client();
+                let mut posted = Vec::with_capacity(calls.len());
+                for call in calls {
+                    let at = Utc::now();
+                    let answer: serde_json::Value = http
+                        .post(format!("{url}?{}", call.query()))
+                        .header("content-type", "application/json")
+                        .body(call.body())
+                        .send()
+                        .await
+                        .expect("the webhook answers")
+                        .json()
+                        .await
+                        .expect("JSON answer");
+                    posted.push((answer["id"].as_i64().expect("inbox id"), at));
+                }
+                posted
+            })
+        })
+        .collect();
     let mut posted = Vec::with_capacity(calls.len());
-    for call in calls {
-        let at = Utc::now();
-        posted.push((world.post(call).await.id, at));
+    for lane in lanes {
+        posted.extend(lane.await.expect("sender"));
     }
     posted
 }
@@ -228,7 +264,7 @@ fn report(name: &str, world: &World, posted: &[(i64, chrono::DateTime<Utc>)]) {
     );
 }
 
-async fn throughput(options: &Options) -> World {
+async fn throughput(options: &Options) {
     println!("## End to end: events per second and latency to the last CRM write\n");
     let world = world().await;
     warm_up(&world, 2).await;
@@ -256,22 +292,11 @@ async fn throughput(options: &Options) -> World {
         .await;
     report("burst of known clients (row 2a)", &world, &posted);
 
-    // A steady rate: latency without a queue in front.
-    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / options.rate as f64));
-    let mut posted = Vec::new();
-    let start = Instant::now();
-    let mut n = 0;
-    while start.elapsed() < Duration::from_secs(options.seconds) {
-        ticks.tick().await;
-        let at = Utc::now();
-        let call = new[n % new.len()].again();
-        posted.push((world.post(&call).await.id, at));
-        n += 1;
-    }
-    let ids: Vec<i64> = posted.iter().map(|(id, _)| *id).collect();
-    world
-        .expect_done_within(&ids, Duration::from_secs(120))
-        .await;
+    // Steady rates: latency without a queue in front.
+    let posted = steady(&world, options.rate as f64, options.seconds, |n| {
+        new[n % new.len()].again()
+    })
+    .await;
     report(
         &format!(
             "{}/s of known clients for {} s",
@@ -280,8 +305,40 @@ async fn throughput(options: &Options) -> World {
         &world,
         &posted,
     );
+    let posted = steady(&world, 1.0, options.seconds, |n| {
+        Call::incoming(&phone(300_000 + n))
+    })
+    .await;
+    report(
+        &format!("1/s of new clients for {} s", options.seconds),
+        &world,
+        &posted,
+    );
     println!();
+}
+
+/// Posts `make(n)` on a fixed schedule of `rate` per second for `seconds`
+/// (open loop: latency counts from the scheduled moment), then waits until
+/// all are done.
+async fn steady(
+    world: &World,
+    rate: f64,
+    seconds: u64,
+    make: impl Fn(usize) -> Call,
+) -> Vec<(i64, chrono::DateTime<Utc>)> {
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    let mut posted = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(seconds) {
+        ticks.tick().await;
+        let at = Utc::now();
+        posted.push((world.post(&make(posted.len())).await.id, at));
+    }
+    let ids: Vec<i64> = posted.iter().map(|(id, _)| *id).collect();
     world
+        .expect_done_within(&ids, Duration::from_secs(120))
+        .await;
+    posted
 }
 
 /// RSS of the bench process after the lookup cache was given `phones`
@@ -328,36 +385,64 @@ async fn cache_memory(phones: usize) -> (u64, u64) {
     (before, after)
 }
 
-async fn memory(options: &Options, busy: Option<World>) {
+async fn memory(options: &Options) {
     println!("## Memory (VmRSS)\n");
-    let idle = world().await;
-    let pid = idle.server().pid().to_string();
+    let world = world().await;
+    let pid = world.server().pid().to_string();
     // Settled: the first reads of the rules and the account are done.
-    warm_up(&idle, 3).await;
-    let idle_rss = measure::rss_kib(&pid).unwrap_or(0);
+    warm_up(&world, 3).await;
     println!("| what | RSS |");
     println!("|---|---|");
+    let idle = measure::rss_kib(&pid).unwrap_or(0);
     println!(
         "| idle service (after one event) | {} |",
-        measure::mib(idle_rss)
+        measure::mib(idle)
     );
-    if let Some(busy) = busy {
-        let events = busy.events().await.len();
-        let rss = measure::rss_kib(&busy.server().pid().to_string()).unwrap_or(0);
+
+    let clients: Vec<Call> = (0..options.memory_clients)
+        .map(|n| Call::incoming(&phone(200_000 + n)))
+        .collect();
+    let posted = burst(&world, &clients).await;
+    let ids: Vec<i64> = posted.iter().map(|(id, _)| *id).collect();
+    world
+        .expect_done_within(
+            &ids,
+            Duration::from_secs(60 + options.memory_clients as u64),
+        )
+        .await;
+    let mut events = 1 + clients.len();
+    println!(
+        "| after {events} events ({} new clients) | {} |",
+        clients.len(),
+        measure::mib(measure::rss_kib(&pid).unwrap_or(0))
+    );
+    for _ in 0..options.memory_rounds {
+        let calls: Vec<Call> = (0..options.known_calls)
+            .map(|n| clients[n % clients.len()].again())
+            .collect();
+        let posted = burst(&world, &calls).await;
+        let ids: Vec<i64> = posted.iter().map(|(id, _)| *id).collect();
+        world
+            .expect_done_within(&ids, Duration::from_secs(120))
+            .await;
+        events += calls.len();
         println!(
-            "| service after the throughput runs ({events} events) | {} |",
-            measure::mib(rss)
+            "| after {events} events (then calls from those clients) | {} |",
+            measure::mib(measure::rss_kib(&pid).unwrap_or(0))
         );
     }
+
     let (before, after) = cache_memory(options.cached_phones).await;
+    let grown = after.saturating_sub(before);
     println!(
-        "| lookup cache with {} phones (contact and open deal each), in-process | +{} |",
+        "| lookup cache with {} phones (contact and open deal each), in-process | +{} ({} bytes per phone) |",
         options.cached_phones,
-        measure::mib(after.saturating_sub(before))
+        measure::mib(grown),
+        grown * 1024 / options.cached_phones.max(1) as u64
     );
     println!(
         "| idle service + that cache | {} |",
-        measure::mib(idle_rss + after.saturating_sub(before))
+        measure::mib(idle + grown)
     );
     println!();
 }
@@ -373,13 +458,11 @@ fn main() {
         if options.runs("requests") {
             requests_per_event().await;
         }
-        let busy = if options.runs("throughput") {
-            Some(throughput(&options).await)
-        } else {
-            None
-        };
+        if options.runs("throughput") {
+            throughput(&options).await;
+        }
         if options.runs("memory") {
-            memory(&options, busy).await;
+            memory(&options).await;
         }
     });
 }

@@ -25,9 +25,9 @@ use crate::config::{ConfigError, Settings};
 use crate::connector::Connector;
 use crate::intake::Intake;
 use crate::pipeline::{Pipeline, PipelineSettings};
-use crate::rules::{self, RulesContext, RulesHandle, RulesWatcher};
+use crate::rules::{self, RulesContext, RulesWatcher};
 use crate::server::{self, Access, Readiness, RulesLoaded, ServerState, StoreReachable};
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -50,8 +50,6 @@ pub struct Application {
     local_addr: SocketAddr,
     router: Router,
     pipeline: Pipeline,
-    store: Arc<dyn Store>,
-    rules: RulesHandle,
     /// Keeps the rules directory watched while the application lives.
     _watcher: Option<RulesWatcher>,
 }
@@ -124,7 +122,7 @@ impl Application {
             access: Arc::new(Access::new(&settings)),
             readiness,
             max_body: usize::try_from(settings.webhook.max_body.as_u64()).unwrap_or(usize::MAX),
-            rules: rules.clone(),
+            rules,
             wake: pipeline.waker(),
             metrics,
         };
@@ -141,8 +139,6 @@ impl Application {
             local_addr,
             router: server::router(state),
             pipeline,
-            store,
-            rules,
             _watcher: watcher,
         })
     }
@@ -150,16 +146,6 @@ impl Application {
     /// The bound address (the real port when `listen` said port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
-    }
-
-    /// The store the application writes to.
-    pub fn store(&self) -> Arc<dyn Store> {
-        self.store.clone()
-    }
-
-    /// The running rules.
-    pub fn rules(&self) -> RulesHandle {
-        self.rules.clone()
     }
 
     /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
@@ -181,7 +167,6 @@ impl Application {
             router,
             pipeline,
             _watcher,
-            ..
         } = self;
         let (stop, stopping) = watch::channel(false);
         let workers = tokio::spawn(pipeline.run(stopping));

@@ -54,6 +54,13 @@ impl Memory {
         detail: impl Serialize,
     ) {
         let detail = serde_json::to_value(detail).unwrap_or(serde_json::Value::Null);
+        metrics::counter!(
+            "switchboard_crm_requests_total",
+            "connector" => DryRunConnector::NAME,
+            "operation" => operation,
+            "outcome" => "ok"
+        )
+        .increment(1);
         tracing::info!(operation, target = ?target.as_ref().map(|t| &t.id), "dry-run: would call the CRM");
         self.recorded.push(Recorded {
             operation,

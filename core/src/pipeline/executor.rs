@@ -17,8 +17,8 @@ use super::failure::Failure;
 use super::owners::{self, Resolved};
 use super::steps::{Journal, Step, step_key};
 use crate::connector::{
-    ConnectorError, ContactRecord, CrmId, DealRecord, NewContact, NewDeal, NewNote, NewTask,
-    ObjectKind, ObjectRef, OwnerId,
+    Connector, ConnectorError, ContactRecord, CrmId, DealRecord, NewContact, NewDeal, NewNote,
+    NewTask, ObjectKind, ObjectRef, OwnerId,
 };
 use crate::event::{CallEvent, EventKind};
 use crate::facts::Facts;
@@ -126,14 +126,23 @@ impl<'a> Execution<'a> {
             owner: owner.clone(),
             properties: action.properties.clone(),
         };
+        // The facts searched for the number moments ago, and no other event
+        // of it runs meanwhile: create at once. Only a create in doubt
+        // searches again first, in case the lost one landed.
+        let search_first = self.journal.in_doubt(step);
         let cache = &self.ctx.cache;
         let mut record = None;
         let made = self
             .journal
             .create(step, ObjectKind::Contact, || async {
-                let resolved = cache.find_or_create_contact(&phone, || new).await?;
-                let answer = (resolved.record.id.clone(), resolved.created);
-                record = Some(resolved.record);
+                let (contact, created) = if search_first {
+                    let resolved = cache.find_or_create_contact(&phone, || new).await?;
+                    (resolved.record, resolved.created)
+                } else {
+                    create_contact(cache.connector().as_ref(), &new).await?
+                };
+                let answer = (contact.id.clone(), created);
+                record = Some(contact);
                 Ok(answer)
             })
             .await?;
@@ -184,14 +193,22 @@ impl<'a> Execution<'a> {
             properties: action.properties.clone(),
             contact: contact.clone(),
         };
+        // The facts read the contact's deals moments ago (or the contact is
+        // brand new): create at once, unless a lost create may have landed.
+        let search_first = self.journal.in_doubt(step);
         let cache = &self.ctx.cache;
         let mut record = None;
         let made = self
             .journal
             .create(step, ObjectKind::Deal, || async {
-                let resolved = cache.find_or_create_deal(&contact, || new).await?;
-                let answer = (resolved.record.id.clone(), resolved.created);
-                record = Some(resolved.record);
+                let (deal, created) = if search_first {
+                    let resolved = cache.find_or_create_deal(&contact, || new).await?;
+                    (resolved.record, resolved.created)
+                } else {
+                    create_deal(cache.connector().as_ref(), &new).await?
+                };
+                let answer = (deal.id.clone(), created);
+                record = Some(deal);
                 Ok(answer)
             })
             .await?;
@@ -448,6 +465,41 @@ impl<'a> Execution<'a> {
             .call_time
             .map(|time| time.with_timezone(&Utc))
             .unwrap_or(self.received_at)
+    }
+}
+
+/// Creates a contact; a unique value already taken (the number, the step
+/// key) means it exists: that one is used.
+async fn create_contact(
+    connector: &dyn Connector,
+    new: &NewContact,
+) -> Result<(ContactRecord, bool), ConnectorError> {
+    match connector.create_contact(new).await {
+        Ok(contact) => Ok((contact, true)),
+        Err(ConnectorError::Conflict { existing, message }) => {
+            match connector.get_contact(&existing).await? {
+                Some(contact) => Ok((contact, false)),
+                None => Err(ConnectorError::Conflict { existing, message }),
+            }
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Creates a deal; a step key already taken means it exists.
+async fn create_deal(
+    connector: &dyn Connector,
+    new: &NewDeal,
+) -> Result<(DealRecord, bool), ConnectorError> {
+    match connector.create_deal(new).await {
+        Ok(deal) => Ok((deal, true)),
+        Err(ConnectorError::Conflict { existing, message }) => {
+            match connector.get_deal(&existing).await? {
+                Some(deal) => Ok((deal, false)),
+                None => Err(ConnectorError::Conflict { existing, message }),
+            }
+        }
+        Err(error) => Err(error),
     }
 }
 

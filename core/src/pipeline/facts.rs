@@ -18,20 +18,26 @@ use crate::phone::E164;
 use crate::rules::RuleSet;
 use crate::store::{Link, LinkKind};
 
-/// The facts of `event` under `rules` (whose `employees.yaml` maps the employee).
+/// The facts of `event` under `rules` (whose `employees.yaml` maps the
+/// employee). Records the event itself created in an earlier attempt
+/// (`own`) do not count: a replayed new client's call is still a new
+/// client's call, and its journal hands the records back to its steps.
 pub(crate) async fn gather(
     ctx: &Context,
     event: &CallEvent,
     rules: &RuleSet,
+    own: &[CrmId],
 ) -> Result<Facts, Failure> {
     let contact = match &event.client.e164 {
         Some(phone) => contact_of(ctx, phone).await?,
         None => None,
     };
+    let contact = contact.filter(|contact| !own.contains(&contact.id));
     let deal = match &contact {
         Some(contact) => open_deal_of(ctx, &contact.id).await?,
         None => None,
     };
+    let deal = deal.filter(|deal| !own.contains(&deal.id));
     let client = match (&event.client.e164, &contact) {
         (None, _) => ClientFact::None,
         (Some(_), Some(_)) => ClientFact::Existing,

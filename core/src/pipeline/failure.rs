@@ -28,6 +28,12 @@ pub enum Failure {
         kind: ObjectKind,
         until: DateTime<Utc>,
     },
+    /// Earlier attempts were claimed and never ended (the process died, or
+    /// kept dying, while handling the event): give up rather than loop.
+    #[error(
+        "gave up after {0} attempts that did not finish (the process stopped or the lease expired)"
+    )]
+    Unfinished(i64),
     /// No rules are loaded (the event waits, `held`).
     #[error("no rules are loaded")]
     RulesNotLoaded,

@@ -32,7 +32,6 @@ use crate::config::Settings;
 use crate::rules::RulesHandle;
 use crate::store::Store;
 
-pub use failure::Failure;
 pub use pause::{PauseState, Paused};
 pub use retry::RetryPolicy;
 

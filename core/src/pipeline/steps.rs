@@ -82,6 +82,12 @@ impl<'a> Journal<'a> {
             .and_then(|row| row.crm_id.as_ref())
     }
 
+    /// A create of this step was interrupted earlier and its outcome is
+    /// unknown (see [`Journal::create`]).
+    pub(crate) fn in_doubt(&self, step: &Step) -> bool {
+        self.rows.get(&step.key).is_some_and(StepRecord::in_doubt)
+    }
+
     /// Runs `create` at most once per step key, as the module doc says, and
     /// answers the id. `create` answers the id and whether it created it
     /// (find-or-create may find instead).
@@ -423,8 +429,7 @@ mod tests {
                 panic!("not before the delay has passed")
             })
             .await
-            .err()
-            .expect("in doubt");
+            .expect_err("in doubt");
         match failure {
             Failure::InDoubt { key, until, .. } => {
                 assert_eq!(key, step.key);

@@ -23,10 +23,13 @@ use super::executor::Execution;
 use super::facts::{self, forget_stale};
 use super::failure::Failure;
 use super::steps::Journal;
-use crate::connector::ConnectorError;
+use crate::connector::{ConnectorError, CrmId, ObjectKind};
+use crate::facts::Facts;
 use crate::phone;
-use crate::plan::TraceEntry;
-use crate::store::{Claim, Conclusion, EventId, EventStatus, LeaseToken, StoredEvent};
+use crate::plan::{Plan, TraceEntry};
+use crate::store::{
+    Claim, Conclusion, EventId, EventStatus, LeaseToken, StepOutcome, StoreError, StoredEvent,
+};
 
 /// How often an attempt resolves ids the CRM no longer has before it gives
 /// the attempt up as a transient failure.
@@ -225,19 +228,15 @@ enum Settled {
 async fn process(ctx: Arc<Context>, event: StoredEvent, token: LeaseToken) {
     let started = Instant::now();
     let mut scenario = None;
-    let outcome = if u32::try_from(event.attempts).unwrap_or(u32::MAX)
-        > ctx.settings.retry.max_attempts
-    {
-        Some(Err(Failure::Unreadable(format!(
-            "gave up after {} attempts that did not finish (the process stopped or the lease expired)",
-            event.attempts - 1
-        ))))
-    } else {
-        tokio::select! {
-            outcome = attempt(&ctx, &event, &token, &mut scenario) => Some(outcome),
-            () = keep_lease(&ctx, event.id, &token) => None,
-        }
-    };
+    let outcome =
+        if u32::try_from(event.attempts).unwrap_or(u32::MAX) > ctx.settings.retry.max_attempts {
+            Some(Err(Failure::Unfinished(event.attempts - 1)))
+        } else {
+            tokio::select! {
+                outcome = attempt(&ctx, &event, &token, &mut scenario) => Some(outcome),
+                () = keep_lease(&ctx, event.id, &token) => None,
+            }
+        };
     let Some(outcome) = outcome else {
         tracing::warn!(event_id = %event.id, "lease lost: another worker has the event now");
         return;
@@ -359,11 +358,26 @@ async fn attempt(
         return Ok(Settled::Skipped(reason));
     }
     let rules = ctx.rules.current().ok_or(Failure::RulesNotLoaded)?;
+    // A retry resumes the plan its first attempt made: what that attempt
+    // created must not change the decision (a new client's contact would
+    // make the retry see an existing client). A replay clears the plan, so
+    // it is decided again with the current rules.
+    let mut resumable = recorded_plan(stored);
     for round in 1..=STALE_ROUNDS {
-        let facts = facts::gather(ctx, &event, &rules).await?;
-        let mut plan = rules.evaluate(&event, &facts, Utc::now())?;
+        let (mut plan, facts) = match resumable.take() {
+            Some(recorded) => {
+                tracing::debug!(event_id = %stored.id, "resuming the plan of an earlier attempt");
+                recorded
+            }
+            None => {
+                let own = created_by(ctx, stored.id).await?;
+                let facts = facts::gather(ctx, &event, &rules, &own).await?;
+                let plan = rules.evaluate(&event, &facts, Utc::now())?;
+                record_plan(ctx, stored.id, token, &plan, &facts).await?;
+                (plan, facts)
+            }
+        };
         *scenario = plan.scenario.clone();
-        record_plan(ctx, stored.id, token, &plan, &facts).await?;
         if plan.is_skip() {
             let reason = plan
                 .skip_reason
@@ -376,8 +390,12 @@ async fn attempt(
         let result = execution.run().await;
         let notes: Vec<TraceEntry> = std::mem::take(&mut execution.notes);
         drop(execution);
-        if !notes.is_empty() {
-            plan.trace.extend(notes);
+        let new_notes: Vec<TraceEntry> = notes
+            .into_iter()
+            .filter(|note| !plan.trace.contains(note))
+            .collect();
+        if !new_notes.is_empty() {
+            plan.trace.extend(new_notes);
             record_plan(ctx, stored.id, token, &plan, &facts).await?;
         }
         let failure = match result {
@@ -408,15 +426,40 @@ async fn attempt(
     }))
 }
 
+/// The contacts and deals an earlier attempt of this event created.
+async fn created_by(ctx: &Context, id: EventId) -> Result<Vec<CrmId>, Failure> {
+    Ok(ctx
+        .store
+        .steps(id)
+        .await?
+        .into_iter()
+        .filter(|step| step.outcome == StepOutcome::Created)
+        .filter(|step| {
+            matches!(
+                step.object_kind,
+                Some(ObjectKind::Contact | ObjectKind::Deal)
+            )
+        })
+        .filter_map(|step| step.crm_id)
+        .collect())
+}
+
+/// The plan and facts an earlier attempt recorded, if any.
+fn recorded_plan(stored: &StoredEvent) -> Option<(Plan, Facts)> {
+    let plan = serde_json::from_value(stored.plan.clone()?).ok()?;
+    let facts = serde_json::from_value(stored.facts.clone()?).ok()?;
+    Some((plan, facts))
+}
+
 async fn record_plan(
     ctx: &Context,
     id: EventId,
     token: &LeaseToken,
-    plan: &crate::plan::Plan,
-    facts: &crate::facts::Facts,
+    plan: &Plan,
+    facts: &Facts,
 ) -> Result<(), Failure> {
     let as_json = |value: Result<serde_json::Value, serde_json::Error>| {
-        value.map_err(|error| Failure::Unreadable(error.to_string()))
+        value.map_err(|error| StoreError::Corrupt(format!("the plan cannot be stored: {error}")))
     };
     let plan_json = as_json(serde_json::to_value(plan))?;
     let facts_json = as_json(serde_json::to_value(facts))?;
@@ -465,6 +508,7 @@ fn conclusion(
         },
         Failure::Rules(_)
         | Failure::Unreadable(_)
+        | Failure::Unfinished(_)
         | Failure::Crm(ConnectorError::InvalidRequest { .. }) => Conclusion::Dead { error },
         Failure::Crm(_) | Failure::Store(_) | Failure::LeaseLost => {
             let attempts = u32::try_from(event.attempts).unwrap_or(u32::MAX);

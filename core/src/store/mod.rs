@@ -279,7 +279,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Moves every `paused` event to `queued` (the CRM account works again).
     async fn requeue_paused(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 
-    /// Queues one event again, to be re-evaluated with the current rules.
+    /// Queues one event again, to be re-evaluated with the current rules
+    /// (its recorded plan is dropped; a retry, by contrast, resumes it).
     async fn replay(&self, id: EventId, now: DateTime<Utc>) -> Result<ReplayOutcome, StoreError>;
 
     /// Queues every dead-lettered event again; returns their ids.

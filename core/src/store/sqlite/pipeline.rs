@@ -220,10 +220,12 @@ pub(super) async fn requeue(
         .await
 }
 
-/// What a replayed event becomes: queued, with a fresh attempt budget.
+/// What a replayed event becomes: queued, with a fresh attempt budget and
+/// no plan, so that the current rules decide again.
 const REPLAY: &str = "UPDATE events
      SET status = 'queued', status_reason = 'replayed', attempts = 0, next_attempt_at = NULL,
-         lease_owner = NULL, lease_until = NULL, finished_at = NULL, updated_at = ?1";
+         lease_owner = NULL, lease_until = NULL, finished_at = NULL, plan = NULL, facts = NULL,
+         rules_version = NULL, updated_at = ?1";
 
 pub(super) async fn replay(
     writer: &Writer,

@@ -312,6 +312,18 @@ async fn replays_queue_events_again_with_a_fresh_budget() {
     let busy = insert(&store, "y1", Y).await;
     let now = Utc::now();
     store.claim(&claim_at("a", now, 10)).await.expect("claim");
+    let plan = serde_json::json!({ "scenario": "row" });
+    let recorded = store
+        .record_plan(
+            dead,
+            &LeaseToken("a".into()),
+            &plan,
+            &serde_json::json!({}),
+            "v1",
+        )
+        .await
+        .expect("plan");
+    assert!(recorded);
     let error = Conclusion::Dead {
         error: "400 PROPERTY_DOESNT_EXIST".into(),
     };
@@ -333,6 +345,11 @@ async fn replays_queue_events_again_with_a_fresh_budget() {
     assert_eq!((stored.status, stored.attempts), (EventStatus::Queued, 0));
     assert_eq!(stored.status_reason.as_deref(), Some("replayed"));
     assert_eq!(stored.finished_at, None);
+    // Decided again with the current rules, not resumed.
+    assert_eq!(
+        (stored.plan, stored.facts, stored.rules_version),
+        (None, None, None)
+    );
     // The error of the attempt that failed stays visible.
     assert_eq!(
         stored.last_error.as_deref(),

@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo bench --bench pipeline -- [--only requests|throughput|memory]
 //! [--new-clients N] [--known-calls N] [--rate R] [--seconds S] [--cached-phones N]
-//! [--memory-rounds N]`
+//! [--memory-rounds N] [--memory-clients N]`
 //!
 //! - `requests`: HubSpot requests per event for each situation of the
 //!   default matrix, with the client not yet cached and cached, beside a
@@ -15,8 +15,9 @@
 //!   the event's last CRM write (read from the fake's records), for a burst
 //!   of new clients, a burst of calls from known clients, and a steady rate;
 //! - `memory`: resident memory of the idle service, after rounds of
-//!   `--known-calls` calls (does it settle or grow?), and of the lookup cache
-//!   holding `--cached-phones` phones.
+//!   `--rate` calls per second for `--seconds` from `--memory-clients` known
+//!   clients (does it settle or grow, and does latency?), and of the lookup
+//!   cache holding `--cached-phones` phones.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -76,6 +77,7 @@ fn options() -> Options {
             "--seconds" => options.seconds = number(&arg, value(&arg)) as u64,
             "--cached-phones" => options.cached_phones = number(&arg, value(&arg)),
             "--memory-rounds" => options.memory_rounds = number(&arg, value(&arg)),
+            "--memory-clients" => options.memory_clients = number(&arg, value(&arg)),
             _ => {} // `cargo bench` passes `--bench`
         }
     }
@@ -391,11 +393,11 @@ async fn memory(options: &Options) {
     let pid = world.server().pid().to_string();
     // Settled: the first reads of the rules and the account are done.
     warm_up(&world, 3).await;
-    println!("| what | RSS |");
-    println!("|---|---|");
+    println!("| what | RSS | that round's latency p50 / p99 |");
+    println!("|---|---|---|");
     let idle = measure::rss_kib(&pid).unwrap_or(0);
     println!(
-        "| idle service (after one event) | {} |",
+        "| idle service (after one event) | {} | |",
         measure::mib(idle)
     );
 
@@ -412,36 +414,37 @@ async fn memory(options: &Options) {
         .await;
     let mut events = 1 + clients.len();
     println!(
-        "| after {events} events ({} new clients) | {} |",
+        "| after {events} events ({} new clients) | {} | |",
         clients.len(),
         measure::mib(measure::rss_kib(&pid).unwrap_or(0))
     );
     for _ in 0..options.memory_rounds {
-        let calls: Vec<Call> = (0..options.known_calls)
-            .map(|n| clients[n % clients.len()].again())
-            .collect();
-        let posted = burst(&world, &calls).await;
-        let ids: Vec<i64> = posted.iter().map(|(id, _)| *id).collect();
-        world
-            .expect_done_within(&ids, Duration::from_secs(120))
-            .await;
-        events += calls.len();
+        let posted = steady(&world, options.rate as f64, options.seconds, |n| {
+            clients[n % clients.len()].again()
+        })
+        .await;
+        events += posted.len();
+        let latencies = latencies(&posted, &last_writes(&world.fake));
         println!(
-            "| after {events} events (then calls from those clients) | {} |",
-            measure::mib(measure::rss_kib(&pid).unwrap_or(0))
+            "| after {events} events (then {}/s from those clients for {} s) | {} | {} / {} |",
+            options.rate,
+            options.seconds,
+            measure::mib(measure::rss_kib(&pid).unwrap_or(0)),
+            millis(percentile(&latencies, 0.5)),
+            millis(percentile(&latencies, 0.99)),
         );
     }
 
     let (before, after) = cache_memory(options.cached_phones).await;
     let grown = after.saturating_sub(before);
     println!(
-        "| lookup cache with {} phones (contact and open deal each), in-process | +{} ({} bytes per phone) |",
+        "| lookup cache with {} phones (contact and open deal each), in-process | +{} ({} bytes per phone) | |",
         options.cached_phones,
         measure::mib(grown),
         grown * 1024 / options.cached_phones.max(1) as u64
     );
     println!(
-        "| idle service + that cache | {} |",
+        "| idle service + that cache | {} | |",
         measure::mib(idle + grown)
     );
     println!();

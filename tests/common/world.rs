@@ -52,8 +52,6 @@ pub struct Tuning {
     pub max_backoff: &'static str,
     pub timeout: &'static str,
     pub burst_per_10s: u32,
-    /// Extra top-level YAML (keys not set above).
-    pub extra: String,
 }
 
 impl Default for Tuning {
@@ -69,7 +67,6 @@ impl Default for Tuning {
             max_backoff: "1s",
             timeout: "2s",
             burst_per_10s: 1000,
-            extra: String::new(),
         }
     }
 }
@@ -128,7 +125,7 @@ impl WorldBuilder {
             edit(&rules);
         }
         let config = service_config(&rules, &fake.base_url(), &self.tuning);
-        let world = World {
+        let mut world = World {
             server: None,
             fake,
             owners,
@@ -138,7 +135,6 @@ impl WorldBuilder {
         };
         world.hubspot_setup().await;
         world.fake.clear_requests();
-        let mut world = world;
         world.restart().await;
         world
     }
@@ -278,7 +274,7 @@ retry:
   max_attempts: {max_attempts}
   initial_backoff: {initial_backoff}
   max_backoff: {max_backoff}
-{extra}",
+",
         rules = rules.display(),
         timeout = tuning.timeout,
         burst = tuning.burst_per_10s,
@@ -290,7 +286,6 @@ retry:
         max_attempts = tuning.max_attempts,
         initial_backoff = tuning.initial_backoff,
         max_backoff = tuning.max_backoff,
-        extra = tuning.extra,
     )
 }
 

@@ -225,14 +225,6 @@ impl World {
         self.wait_ready().await;
     }
 
-    /// SIGTERM, then the exit status.
-    pub async fn terminate(&mut self) -> std::process::ExitStatus {
-        let server = self.server.take().expect("the service is running");
-        tokio::task::spawn_blocking(move || server.terminate())
-            .await
-            .expect("terminate")
-    }
-
     async fn wait_ready(&self) {
         let url = self.url("/readyz");
         let http = self.http.clone();

@@ -1,8 +1,21 @@
 //! Running the real `switchboard` binary for end-to-end tests: a temporary
 //! directory with a config file and a SQLite file, the process started with
 //! a clean environment, its address read from the `listening on` line.
+//!
+//! The end-to-end suites (`e2e_*.rs`) add a fake HubSpot around it
+//! ([`world::World`]): Ringostat payloads ([`calls`]), the service's HTTP
+//! interface and waiting for events to settle ([`inbox`]), clients the CRM
+//! already has ([`seed`]), the fake's records ([`crm`]), and deadline-bound
+//! polling ([`wait`]).
 
 #![allow(dead_code)] // each test file uses a different part of this module
+
+pub mod calls;
+pub mod crm;
+pub mod inbox;
+pub mod seed;
+pub mod wait;
+pub mod world;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -119,6 +132,11 @@ impl Server {
             log,
             reader: Some(reader),
         }
+    }
+
+    /// The process id, for reading its memory in `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -275,6 +275,86 @@ async fn associations_are_stored_both_ways_and_read_with_numeric_ids() {
 }
 
 #[tokio::test]
+async fn records_can_be_associated_in_a_separate_request() {
+    let fake = FakeHubSpot::start(FakeOptions::default())
+        .await
+        .expect("starts");
+    let client = Client::new(&fake);
+    let contact = fake.seed_contact("0671234567", "Ivan");
+    let (_, _, call) = client
+        .post(
+            "/crm/v3/objects/calls",
+            json!({ "properties": { "hs_timestamp": "2026-01-01T10:00:00.000Z" }, "associations": [] }),
+        )
+        .await;
+    let call = call["id"].as_str().expect("call id").to_string();
+    let (status, _, body) = client
+        .send(
+            reqwest::Method::PUT,
+            &format!("/crm/v4/objects/calls/{call}/associations/default/contacts/{contact}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["results"][0]["associationSpec"]["associationTypeId"],
+        194
+    );
+    let links = fake.associations("contacts", &contact);
+    assert_eq!(links.len(), 1);
+    assert_eq!(
+        (links[0].to_id.as_str(), links[0].type_id),
+        (call.as_str(), 193)
+    );
+    assert_eq!(fake.request_count("calls.associate"), 1);
+
+    let (status, _, _) = client
+        .send(
+            reqwest::Method::PUT,
+            &format!("/crm/v4/objects/calls/{call}/associations/default/contacts/999999"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn seeded_pipelines_are_listed_and_accepted_on_deals() {
+    let fake = FakeHubSpot::start(FakeOptions::default())
+        .await
+        .expect("starts");
+    fake.seed_pipeline("partners", "Partners", &["partnerrequest"]);
+    let client = Client::new(&fake);
+    let (_, _, pipelines) = client.get("/crm/v3/pipelines/deals").await;
+    let partners = pipelines["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|p| p["id"] == "partners")
+        .expect("the seeded pipeline is listed")
+        .clone();
+    let stages: Vec<&str> = partners["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert_eq!(stages, ["partnerrequest", "partners_won", "partners_lost"]);
+    let (status, _, deal) = client
+        .post("/crm/v3/objects/deals", json!({ "properties": { "dealname": "x", "pipeline": "partners", "dealstage": "partnerrequest" }, "associations": [] }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{deal}");
+    let (status, _, _) = client
+        .post("/crm/v3/objects/deals", json!({ "properties": { "dealname": "x", "pipeline": "partners", "dealstage": "appointmentscheduled" }, "associations": [] }))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a stage of another pipeline"
+    );
+}
+
+#[tokio::test]
 async fn auth_failures_have_hubspots_bodies() {
     let fake = FakeHubSpot::start(FakeOptions::default())
         .await

@@ -1,7 +1,8 @@
 //! `FakeHubSpot`: an in-process HubSpot for tests (feature `testkit`).
 //!
 //! It serves, on `127.0.0.1:0`, every endpoint the connector, `setup` and
-//! `doctor` use, with HubSpot's shapes and rules (reference §7): bearer
+//! `doctor` use (and the separate association request of integrations that
+//! do not associate on create, for benchmarks), with HubSpot's shapes and rules (reference §7): bearer
 //! tokens (revocable, with optional scopes), property validation per object
 //! type, unique values and their 409s, the computed
 //! `hs_searchable_calculated_*` phone properties, search with its operators
@@ -270,6 +271,28 @@ impl FakeHubSpot {
             .insert("deals", properties, created_at, Instant::now());
         let _ = inner.store.link("deals", &id, 3, contact);
         id
+    }
+
+    /// A deal pipeline with these open stages, plus a won and a lost stage
+    /// (`<id>_won`, `<id>_lost`), as an admin would add it.
+    pub fn seed_pipeline(&self, id: &str, label: &str, open_stages: &[&str]) {
+        let stage = |id: String, closed: bool, won: bool| store::FakeStage {
+            label: id.clone(),
+            id,
+            closed,
+            won,
+        };
+        let mut stages: Vec<store::FakeStage> = open_stages
+            .iter()
+            .map(|s| stage(s.to_string(), false, false))
+            .collect();
+        stages.push(stage(format!("{id}_won"), true, true));
+        stages.push(stage(format!("{id}_lost"), true, false));
+        self.lock().store.pipelines.push(store::FakePipeline {
+            id: id.to_string(),
+            label: label.to_string(),
+            stages,
+        });
     }
 
     /// An active owner; returns its id.

@@ -69,6 +69,20 @@ fn route(method: &Method, segments: &[&str]) -> Option<Route> {
             };
             plain(format!("{t}.{op}"), scope_for(t, write))
         }
+        [
+            "crm",
+            "v4",
+            "objects",
+            t,
+            _,
+            "associations",
+            "default",
+            _,
+            _,
+        ] if method == Method::PUT => {
+            let t = object_type(t)?;
+            plain(format!("{t}.associate"), scope_for(t, true))
+        }
         ["crm", "v4", "objects", t, _, "associations", _] if method == Method::GET => {
             let t = object_type(t)?;
             plain(format!("{t}.associations"), scope_for(t, false))
@@ -384,6 +398,24 @@ fn dispatch(
                 _ => replies::not_found(correlation_id),
             }
         }
+        [
+            "crm",
+            "v4",
+            "objects",
+            t,
+            id,
+            "associations",
+            "default",
+            to,
+            to_id,
+        ] => match (object_type(t), object_type(to)) {
+            (Some(t), Some(to)) => respond(
+                store.associate_default(t, id, to, to_id),
+                ok,
+                correlation_id,
+            ),
+            _ => replies::not_found(correlation_id),
+        },
         ["crm", "v4", "objects", t, id, "associations", to] => {
             match (object_type(t), object_type(to)) {
                 (Some(t), Some(to)) => respond(

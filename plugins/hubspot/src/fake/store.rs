@@ -978,6 +978,42 @@ impl Store {
         Ok(body)
     }
 
+    /// `PUT /crm/v4/objects/{type}/{id}/associations/default/{toType}/{toId}`:
+    /// links two records with the default type of their pair, in a separate
+    /// request (what integrations do that do not associate on create).
+    pub fn associate_default(
+        &mut self,
+        from_type: &'static str,
+        from_id: &str,
+        to_type: &'static str,
+        to_id: &str,
+    ) -> Outcome {
+        if self.object(from_type, from_id).is_none() {
+            return Err(Failure::NotFound);
+        }
+        let Some((_, type_id, _, _)) = ASSOCIATION_TYPES
+            .iter()
+            .find(|(from, _, to, _)| *from == from_type && *to == to_type)
+        else {
+            return Err(Failure::BadRequest {
+                message: format!("no default association from {from_type} to {to_type}"),
+                context: None,
+            });
+        };
+        self.link(from_type, from_id, *type_id, to_id)?;
+        let now = timestamp(Utc::now());
+        Ok(json!({
+            "status": "COMPLETE",
+            "results": [{
+                "from": { "id": from_id },
+                "to": { "id": to_id },
+                "associationSpec": { "associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id },
+            }],
+            "startedAt": now,
+            "completedAt": now,
+        }))
+    }
+
     // ---- owners, pipelines, properties ----------------------------------
 
     fn owner_json(&self, owner: &FakeOwner) -> Value {

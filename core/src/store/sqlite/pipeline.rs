@@ -19,22 +19,39 @@ use crate::connector::{CrmId, StepKey};
 /// back the later events of its client number.
 const UNFINISHED: &str = "'queued', 'processing', 'retrying', 'held', 'paused'";
 
+/// An event of alias `e` that may run now: due, or leased by a process that
+/// stopped renewing its lease.
+const READY: &str = "((e.status IN ('queued', 'retrying')
+                       AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= ?3))
+                      OR (e.status = 'processing' AND e.lease_until <= ?3))";
+
 pub(super) async fn claim(writer: &Writer, claim: &Claim) -> Result<Vec<StoredEvent>, StoreError> {
+    // Only the head (oldest unfinished event) of each client number may run,
+    // and only while no other event of that number holds a live lease (a
+    // replayed older event can become the head while a later one runs).
+    // Events without a number hold nothing back. Both halves read the partial
+    // indexes of migration 0003, so a claim costs as much as the backlog's
+    // distinct numbers, however long the history.
     let sql = format!(
         "UPDATE events
          SET status = 'processing', lease_owner = ?1, lease_until = ?2, attempts = attempts + 1,
              updated_at = ?3
          WHERE id IN (
              SELECT e.id FROM events e
-             WHERE ((e.status IN ('queued', 'retrying')
-                     AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= ?3))
-                    OR (e.status = 'processing' AND e.lease_until <= ?3))
-               AND (e.client_phone IS NULL OR NOT EXISTS (
+             WHERE e.status IN ({UNFINISHED}) AND e.client_phone IS NULL AND {READY}
+             UNION ALL
+             SELECT e.id FROM (
+                 SELECT MIN(id) AS id FROM events
+                 WHERE status IN ({UNFINISHED}) AND client_phone IS NOT NULL
+                 GROUP BY client_phone
+             ) head
+             JOIN events e ON e.id = head.id
+             WHERE {READY}
+               AND NOT EXISTS (
                    SELECT 1 FROM events p
-                   WHERE p.client_phone = e.client_phone AND p.id <> e.id
-                     AND ((p.id < e.id AND p.status IN ({UNFINISHED}))
-                          OR (p.status = 'processing' AND p.lease_until > ?3))))
-             ORDER BY e.id
+                   WHERE p.status IN ({UNFINISHED}) AND p.client_phone = e.client_phone
+                     AND p.status = 'processing' AND p.lease_until > ?3)
+             ORDER BY 1
              LIMIT ?4)
          RETURNING *"
     );

@@ -363,6 +363,51 @@ async fn replays_queue_events_again_with_a_fresh_budget() {
 }
 
 #[tokio::test]
+async fn a_replayed_older_event_waits_for_the_later_one_that_is_running() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store(&dir).await;
+    let x1 = insert(&store, "x1", X).await;
+    let x2 = insert(&store, "x2", X).await;
+    let now = Utc::now();
+    assert_eq!(
+        ids(&store.claim(&claim_at("a", now, 10)).await.expect("claim")),
+        [x1]
+    );
+    let dead = Conclusion::Dead {
+        error: "400".into(),
+    };
+    store
+        .conclude(x1, &LeaseToken("a".into()), dead, now)
+        .await
+        .expect("dead");
+    assert_eq!(
+        ids(&store.claim(&claim_at("b", now, 10)).await.expect("claim")),
+        [x2]
+    );
+
+    assert_eq!(
+        store.replay(x1, now).await.expect("replay"),
+        ReplayOutcome::Requeued
+    );
+    assert!(
+        store
+            .claim(&claim_at("c", now, 10))
+            .await
+            .expect("claim")
+            .is_empty(),
+        "x1 is the oldest unfinished event again, but x2 holds a live lease on the same number"
+    );
+    store
+        .conclude(x2, &LeaseToken("b".into()), Conclusion::Done, now)
+        .await
+        .expect("done");
+    assert_eq!(
+        ids(&store.claim(&claim_at("d", now, 10)).await.expect("claim")),
+        [x1]
+    );
+}
+
+#[tokio::test]
 async fn the_step_journal_and_links_round_trip() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = store(&dir).await;

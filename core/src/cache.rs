@@ -12,11 +12,18 @@
 //! followed by a create. An id the CRM no longer has (merged, deleted) is
 //! dropped with [`LookupCache::forget_contact`] / [`LookupCache::forget_deal`]
 //! and resolved again on the next lookup.
+//!
+//! Entries are kept in a compact form ([`CachedContact`], [`CachedDeal`]):
+//! CRM ids, owner ids, names and stages are short, so they are stored inline
+//! instead of in one heap allocation each. That is what lets 100,000 cached
+//! clients fit in the service's memory budget; callers only ever see the
+//! connector's record types.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use compact_str::CompactString;
 use moka::future::Cache;
 
 use crate::connector::{
@@ -65,8 +72,10 @@ impl From<ConnectorError> for Miss {
 #[derive(Clone)]
 pub struct LookupCache {
     connector: Arc<dyn Connector>,
-    contacts: Cache<E164, ContactRecord>,
-    open_deals: Cache<CrmId, DealRecord>,
+    /// Keyed by the number in E.164.
+    contacts: Cache<CompactString, CachedContact>,
+    /// Keyed by the contact's CRM id.
+    open_deals: Cache<CompactString, CachedDeal>,
     owners: Cache<OwnerSpec, OwnerId>,
 }
 
@@ -102,17 +111,16 @@ impl LookupCache {
     ) -> Result<Option<ContactRecord>, ConnectorError> {
         let loader = async {
             match self.connector.find_contact_by_phone(phone).await? {
-                Some(contact) => Ok(contact),
+                Some(contact) => Ok(CachedContact::from(contact)),
                 None => Err(Miss::Absent),
             }
         };
-        settle(
-            "contact",
-            self.contacts
-                .entry_by_ref(phone)
-                .or_try_insert_with(loader)
-                .await,
-        )
+        let outcome = self
+            .contacts
+            .entry(phone_key(phone))
+            .or_try_insert_with(loader)
+            .await;
+        Ok(settle("contact", outcome)?.map(ContactRecord::from))
     }
 
     /// The client's contact, created with `new()` when the CRM has none.
@@ -125,16 +133,16 @@ impl LookupCache {
         let created = AtomicBool::new(false);
         let loader = async {
             if let Some(contact) = self.connector.find_contact_by_phone(phone).await? {
-                return Ok(contact);
+                return Ok(CachedContact::from(contact));
             }
             match self.connector.create_contact(&new()).await {
                 Ok(contact) => {
                     created.store(true, Ordering::Relaxed);
-                    Ok(contact)
+                    Ok(CachedContact::from(contact))
                 }
                 Err(ConnectorError::Conflict { existing, message }) => {
                     match self.connector.get_contact(&existing).await? {
-                        Some(contact) => Ok(contact),
+                        Some(contact) => Ok(CachedContact::from(contact)),
                         None => Err(ConnectorError::Conflict { existing, message }),
                     }
                 }
@@ -143,10 +151,10 @@ impl LookupCache {
         };
         let outcome = self
             .contacts
-            .entry_by_ref(phone)
+            .entry(phone_key(phone))
             .or_try_insert_with(loader)
             .await;
-        let record = settle_creation("contact", outcome)?;
+        let record = ContactRecord::from(settle_creation("contact", outcome)?);
         Ok(Resolved {
             record,
             created: created.load(Ordering::Relaxed),
@@ -160,15 +168,15 @@ impl LookupCache {
     ) -> Result<Option<DealRecord>, ConnectorError> {
         let loader = async {
             let deals = self.connector.find_open_deals(contact).await?;
-            deals.into_iter().next().ok_or(Miss::Absent)
+            let deal = deals.into_iter().next().ok_or(Miss::Absent)?;
+            Ok(CachedDeal::from(deal))
         };
-        settle(
-            "deal",
-            self.open_deals
-                .entry_by_ref(contact)
-                .or_try_insert_with(loader)
-                .await,
-        )
+        let outcome = self
+            .open_deals
+            .entry(id_key(contact))
+            .or_try_insert_with(loader)
+            .await;
+        Ok(settle("deal", outcome)?.map(DealRecord::from))
     }
 
     /// The contact's open deal, created with `new()` when it has none.
@@ -187,16 +195,16 @@ impl LookupCache {
                 .into_iter()
                 .next()
             {
-                return Ok(deal);
+                return Ok(CachedDeal::from(deal));
             }
             match self.connector.create_deal(&new()).await {
                 Ok(deal) => {
                     created.store(true, Ordering::Relaxed);
-                    Ok(deal)
+                    Ok(CachedDeal::from(deal))
                 }
                 Err(ConnectorError::Conflict { existing, message }) => {
                     match self.connector.get_deal(&existing).await? {
-                        Some(deal) => Ok(deal),
+                        Some(deal) => Ok(CachedDeal::from(deal)),
                         None => Err(ConnectorError::Conflict { existing, message }),
                     }
                 }
@@ -205,10 +213,10 @@ impl LookupCache {
         };
         let outcome = self
             .open_deals
-            .entry_by_ref(contact)
+            .entry(id_key(contact))
             .or_try_insert_with(loader)
             .await;
-        let record = settle_creation("deal", outcome)?;
+        let record = DealRecord::from(settle_creation("deal", outcome)?);
         Ok(Resolved {
             record,
             created: created.load(Ordering::Relaxed),
@@ -236,55 +244,59 @@ impl LookupCache {
     /// The client's contact if the cache holds it, without asking the CRM
     /// (the executor then tries its stored links before a search).
     pub async fn cached_contact(&self, phone: &E164) -> Option<ContactRecord> {
-        let cached = self.contacts.get(phone).await;
+        let cached = self.contacts.get(&phone_key(phone)).await;
         if cached.is_some() {
             metrics::counter!("switchboard_cache_lookups_total", "cache" => "contact", "result" => "hit")
                 .increment(1);
         }
-        cached
+        cached.map(ContactRecord::from)
     }
 
     /// The contact's open deal if the cache holds it, without asking the CRM.
     pub async fn cached_open_deal(&self, contact: &CrmId) -> Option<DealRecord> {
-        let cached = self.open_deals.get(contact).await;
+        let cached = self.open_deals.get(&id_key(contact)).await;
         if cached.is_some() {
             metrics::counter!("switchboard_cache_lookups_total", "cache" => "deal", "result" => "hit")
                 .increment(1);
         }
-        cached
+        cached.map(DealRecord::from)
     }
 
     /// Caches a contact the executor created or found some other way.
     pub async fn remember_contact(&self, phone: &E164, contact: ContactRecord) {
-        self.contacts.insert(phone.clone(), contact).await;
+        self.contacts
+            .insert(phone_key(phone), CachedContact::from(contact))
+            .await;
     }
 
     /// Caches a deal as the contact's open deal.
     pub async fn remember_open_deal(&self, contact: &CrmId, deal: DealRecord) {
-        self.open_deals.insert(contact.clone(), deal).await;
+        self.open_deals
+            .insert(id_key(contact), CachedDeal::from(deal))
+            .await;
     }
 
     /// Drops a contact id the CRM no longer has, with the open deal cached
     /// for it; the next lookup asks the CRM again.
     pub async fn forget_contact(&self, id: &CrmId) {
-        let phones: Vec<Arc<E164>> = self
+        let phones: Vec<Arc<CompactString>> = self
             .contacts
             .iter()
-            .filter(|(_, contact)| &contact.id == id)
+            .filter(|(_, contact)| contact.id == id.0)
             .map(|(phone, _)| phone)
             .collect();
         for phone in phones {
             self.contacts.invalidate(phone.as_ref()).await;
         }
-        self.open_deals.invalidate(id).await;
+        self.open_deals.invalidate(&id_key(id)).await;
     }
 
     /// Drops a deal id the CRM no longer has (or that is no longer open).
     pub async fn forget_deal(&self, id: &CrmId) {
-        let contacts: Vec<Arc<CrmId>> = self
+        let contacts: Vec<Arc<CompactString>> = self
             .open_deals
             .iter()
-            .filter(|(_, deal)| &deal.id == id)
+            .filter(|(_, deal)| deal.id == id.0)
             .map(|(contact, _)| contact)
             .collect();
         for contact in contacts {
@@ -295,6 +307,79 @@ impl LookupCache {
     /// Drops an owner id the CRM no longer has.
     pub async fn forget_owner(&self, spec: &OwnerSpec) {
         self.owners.invalidate(spec).await;
+    }
+}
+
+fn phone_key(phone: &E164) -> CompactString {
+    CompactString::from(phone.as_str())
+}
+
+fn id_key(id: &CrmId) -> CompactString {
+    CompactString::from(id.0.as_str())
+}
+
+/// A [`ContactRecord`] as the cache keeps it.
+#[derive(Debug, Clone)]
+struct CachedContact {
+    id: CompactString,
+    owner: Option<CompactString>,
+    name: Option<CompactString>,
+}
+
+impl From<ContactRecord> for CachedContact {
+    fn from(contact: ContactRecord) -> Self {
+        CachedContact {
+            id: contact.id.0.into(),
+            owner: contact.owner.map(|owner| owner.0.into()),
+            name: contact.name.map(CompactString::from),
+        }
+    }
+}
+
+impl From<CachedContact> for ContactRecord {
+    fn from(cached: CachedContact) -> Self {
+        ContactRecord {
+            id: CrmId(cached.id.into()),
+            owner: cached.owner.map(|owner| OwnerId(owner.into())),
+            name: cached.name.map(String::from),
+        }
+    }
+}
+
+/// A [`DealRecord`] as the cache keeps it.
+#[derive(Debug, Clone)]
+struct CachedDeal {
+    id: CompactString,
+    owner: Option<CompactString>,
+    name: Option<CompactString>,
+    pipeline: Option<CompactString>,
+    stage: Option<CompactString>,
+    is_open: bool,
+}
+
+impl From<DealRecord> for CachedDeal {
+    fn from(deal: DealRecord) -> Self {
+        CachedDeal {
+            id: deal.id.0.into(),
+            owner: deal.owner.map(|owner| owner.0.into()),
+            name: deal.name.map(CompactString::from),
+            pipeline: deal.pipeline.map(CompactString::from),
+            stage: deal.stage.map(CompactString::from),
+            is_open: deal.is_open,
+        }
+    }
+}
+
+impl From<CachedDeal> for DealRecord {
+    fn from(cached: CachedDeal) -> Self {
+        DealRecord {
+            id: CrmId(cached.id.into()),
+            owner: cached.owner.map(|owner| OwnerId(owner.into())),
+            name: cached.name.map(String::from),
+            pipeline: cached.pipeline.map(String::from),
+            stage: cached.stage.map(String::from),
+            is_open: cached.is_open,
+        }
     }
 }
 

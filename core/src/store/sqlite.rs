@@ -54,7 +54,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(StoreError::Open)?;
-        sqlx::migrate!("./migrations").run(&readers).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&readers).await?;
         let writing = options.connect().await.map_err(StoreError::Open)?;
         Ok(SqliteStore {
             readers,

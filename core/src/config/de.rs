@@ -154,3 +154,21 @@ where
 {
     Option::<Parsed<T>>::deserialize(deserializer).map(|p| p.map(|p| p.0))
 }
+
+/// Reads a duration, or `off` (also `never`, `false`) for none at all.
+pub(super) fn duration_or_off<'de, D>(
+    deserializer: D,
+) -> Result<Option<std::time::Duration>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let text = deserializer.deserialize_any(ScalarVisitor)?;
+    let text = in_scope(|env| interpolate(&text, env)).map_err(de::Error::custom)?;
+    match text.trim().to_ascii_lowercase().as_str() {
+        "off" | "never" | "false" => Ok(None),
+        other => other
+            .parse::<humantime::Duration>()
+            .map(|d| Some(d.into()))
+            .map_err(|e| de::Error::custom(format_args!("{e} (or `off`)"))),
+    }
+}

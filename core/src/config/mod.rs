@@ -24,7 +24,8 @@ pub use ip_range::{BadIpRange, IpRange, canonical as canonical_ip};
 pub use secret::Secret;
 pub use settings::{
     AdminSettings, CacheSettings, CrmKind, CrmSettings, HubSpotSettings, PhoneSettings,
-    RetrySettings, RulesSettings, Settings, StoreSettings, WebhookSettings, WorkerSettings,
+    ReconcileSettings, RetrySettings, RingostatApiSettings, RingostatSettings, RulesSettings,
+    Settings, StoreSettings, WebhookSettings, WorkerSettings,
 };
 pub use store_url::{BadStoreUrl, StoreUrl};
 
@@ -33,6 +34,7 @@ pub mod vars {
     pub const WEBHOOK_TOKEN: &str = "SWITCHBOARD_WEBHOOK_TOKEN";
     pub const ADMIN_TOKEN: &str = "SWITCHBOARD_ADMIN_TOKEN";
     pub const HUBSPOT_TOKEN: &str = "HUBSPOT_TOKEN";
+    pub const RINGOSTAT_API_KEY: &str = "RINGOSTAT_API_KEY";
     pub const LISTEN: &str = "SWITCHBOARD_LISTEN";
     pub const STORE_URL: &str = "SWITCHBOARD_STORE_URL";
     pub const RULES_DIR: &str = "SWITCHBOARD_RULES_DIR";
@@ -156,6 +158,9 @@ impl Settings {
         }
         if let Some(token) = secret(vars::HUBSPOT_TOKEN) {
             self.crm.hubspot.token = Some(token);
+        }
+        if let Some(key) = secret(vars::RINGOSTAT_API_KEY) {
+            self.ringostat.api.key = Some(key);
         }
         Ok(())
     }

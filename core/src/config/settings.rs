@@ -37,6 +37,7 @@ pub struct Settings {
     pub crm: CrmSettings,
     pub cache: CacheSettings,
     pub admin: AdminSettings,
+    pub ringostat: RingostatSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -210,6 +211,54 @@ pub struct AdminSettings {
     pub token: Option<Secret>,
 }
 
+/// `ringostat.*`: Ringostat's own API, read to recover calls whose webhook
+/// never arrived (`switchboard backfill`, reconciliation in `serve`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RingostatSettings {
+    pub api: RingostatApiSettings,
+    pub reconcile: ReconcileSettings,
+}
+
+impl RingostatSettings {
+    /// How often `serve` reconciles: only with an API key, and unless
+    /// `ringostat.reconcile.every` is `off`.
+    pub fn reconcile_every(&self) -> Option<Duration> {
+        self.api.key.as_ref().and(self.reconcile.every)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RingostatApiSettings {
+    /// The project's API key (sent as `Auth-key`). Only `${VAR}` in the file.
+    #[serde(deserialize_with = "de::secret")]
+    pub key: Option<Secret>,
+    /// Sent as `x-project-id`, for a key that reaches several projects.
+    #[serde(deserialize_with = "de::parsed_option")]
+    pub project_id: Option<String>,
+    #[serde(deserialize_with = "de::parsed")]
+    pub base_url: Url,
+    /// Timeout of one request to the API.
+    #[serde(deserialize_with = "de::duration")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReconcileSettings {
+    /// How often `serve` backfills the recent past; `None` (`off`) never.
+    #[serde(deserialize_with = "de::duration_or_off")]
+    pub every: Option<Duration>,
+    /// How far back each reconciliation looks.
+    #[serde(deserialize_with = "de::duration")]
+    pub window: Duration,
+    /// Calls younger than this are left to their webhook: Ringostat still
+    /// changes a call's disposition and talk time for a while after it ends.
+    #[serde(deserialize_with = "de::duration")]
+    pub settle: Duration,
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -224,6 +273,28 @@ impl Default for Settings {
             crm: CrmSettings::default(),
             cache: CacheSettings::default(),
             admin: AdminSettings::default(),
+            ringostat: RingostatSettings::default(),
+        }
+    }
+}
+
+impl Default for RingostatApiSettings {
+    fn default() -> Self {
+        RingostatApiSettings {
+            key: None,
+            project_id: None,
+            base_url: Url::parse("https://api.ringostat.net").expect("a valid constant URL"),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        ReconcileSettings {
+            every: Some(Duration::from_secs(10 * 60)),
+            window: Duration::from_secs(3 * 3600),
+            settle: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -381,6 +452,32 @@ impl Settings {
             !(self.crm.kind == Some(CrmKind::HubSpot) && self.crm.hubspot.token.is_none()),
             "crm.kind: hubspot needs a token: set HUBSPOT_TOKEN (or crm.hubspot.token: ${VAR})"
                 .into(),
+        );
+        let ringostat = &self.ringostat;
+        check(
+            matches!(ringostat.api.base_url.scheme(), "http" | "https"),
+            "ringostat.api.base_url: must be an http(s) URL".into(),
+        );
+        check(
+            !ringostat.api.timeout.is_zero(),
+            "ringostat.api.timeout: must be more than 0s".into(),
+        );
+        check(
+            ringostat
+                .api
+                .project_id
+                .as_ref()
+                .is_none_or(|id| !id.trim().is_empty()),
+            "ringostat.api.project_id: must not be empty (leave it out instead)".into(),
+        );
+        check(
+            ringostat.reconcile.every.is_none_or(|every| !every.is_zero()),
+            "ringostat.reconcile.every: must be more than 0s (write `off` to turn reconciliation off)"
+                .into(),
+        );
+        check(
+            ringostat.reconcile.window > ringostat.reconcile.settle,
+            "ringostat.reconcile.window: must be longer than ringostat.reconcile.settle".into(),
         );
         problems
     }

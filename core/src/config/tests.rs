@@ -101,6 +101,16 @@ cache:
   capacity: 5000
 admin:
   token: ${ADMIN}
+ringostat:
+  api:
+    key: ${RS_KEY}
+    project_id: 247726
+    base_url: http://127.0.0.1:9998
+    timeout: 5s
+  reconcile:
+    every: 2m
+    window: 6h
+    settle: 5m
 "#;
     let settings = parse(
         yaml,
@@ -108,6 +118,7 @@ admin:
             ("HOOK", "h-secret"),
             ("HS", "pat-secret"),
             ("ADMIN", "a-secret"),
+            ("RS_KEY", "r-secret"),
         ]),
     )
     .expect("valid");
@@ -141,8 +152,22 @@ admin:
             .as_ref()
             .is_some_and(|t| t.matches("a-secret"))
     );
+    let ringostat = &settings.ringostat;
+    assert!(
+        ringostat
+            .api
+            .key
+            .as_ref()
+            .is_some_and(|k| k.matches("r-secret"))
+    );
+    assert_eq!(ringostat.api.project_id.as_deref(), Some("247726"));
+    assert_eq!(ringostat.api.base_url.as_str(), "http://127.0.0.1:9998/");
+    assert_eq!(ringostat.api.timeout, Duration::from_secs(5));
+    assert_eq!(ringostat.reconcile_every(), Some(Duration::from_secs(120)));
+    assert_eq!(ringostat.reconcile.window, Duration::from_secs(6 * 3600));
+    assert_eq!(ringostat.reconcile.settle, Duration::from_secs(300));
     let debug = format!("{settings:?}");
-    for secret in ["h-secret", "pat-secret", "a-secret"] {
+    for secret in ["h-secret", "pat-secret", "a-secret", "r-secret"] {
         assert!(!debug.contains(secret), "{secret} leaked into Debug");
     }
 }
@@ -165,13 +190,15 @@ fn a_literal_secret_is_an_error_that_does_not_repeat_it() {
         "webhook:\n  token",
         "admin:\n  token",
         "crm:\n  hubspot:\n    token",
+        "ringostat:\n  api:\n    key",
     ] {
         let message = error(&format!("{key}: pat-na1-very-secret\n"));
         assert!(
             message.contains("a secret cannot be written in the file"),
             "{message}"
         );
-        assert!(message.contains("token"), "{message}");
+        let leaf = key.rsplit(' ').next().unwrap_or(key);
+        assert!(message.contains(leaf), "{message}");
         assert!(!message.contains("very-secret"), "{message}");
     }
 }
@@ -366,4 +393,54 @@ fn a_missing_file_is_named() {
     .expect_err("missing")
     .to_string();
     assert!(message.contains("/nonexistent/sb.yaml"), "{message}");
+}
+
+#[test]
+fn reconciliation_runs_only_with_a_key_and_can_be_turned_off() {
+    let defaults = Settings::default();
+    assert_eq!(defaults.ringostat.reconcile_every(), None, "no key, no runs");
+    assert_eq!(
+        defaults.ringostat.api.base_url.as_str(),
+        "https://api.ringostat.net/"
+    );
+    let with_key = Settings::load(
+        None,
+        &env(&[("RINGOSTAT_API_KEY", "k")]),
+        &Overrides::default(),
+    )
+    .expect("valid");
+    assert_eq!(
+        with_key.ringostat.reconcile_every(),
+        Some(Duration::from_secs(600)),
+        "on by default once a key is set"
+    );
+    for off in ["off", "never", "false"] {
+        let settings = parse(
+            &format!("ringostat:\n  api:\n    key: ${{K}}\n  reconcile:\n    every: {off}\n"),
+            &env(&[("K", "k")]),
+        )
+        .expect("valid");
+        assert_eq!(settings.ringostat.reconcile_every(), None, "{off}");
+    }
+}
+
+#[test]
+fn bad_reconciliation_settings_are_refused() {
+    let message = error("ringostat:\n  reconcile:\n    every: sometimes\n");
+    assert!(
+        message.contains("ringostat.reconcile.every") && message.contains("line 3"),
+        "{message}"
+    );
+    assert!(message.contains("or `off`"), "{message}");
+    let message = error(
+        "ringostat:\n  api:\n    base_url: ftp://x\n    project_id: \"\"\n  reconcile:\n    every: 0s\n    window: 10m\n    settle: 15m\n",
+    );
+    for needle in [
+        "ringostat.api.base_url: must be an http(s) URL",
+        "ringostat.api.project_id: must not be empty",
+        "ringostat.reconcile.every: must be more than 0s",
+        "ringostat.reconcile.window: must be longer than ringostat.reconcile.settle",
+    ] {
+        assert!(message.contains(needle), "{needle}: {message}");
+    }
 }

@@ -39,6 +39,7 @@ pub(super) struct EventRow {
     pub raw_content_type: Option<String>,
     pub raw_body: Vec<u8>,
     pub event: String,
+    pub source: &'static str,
 }
 
 #[derive(Debug)]
@@ -271,8 +272,9 @@ async fn insert_event(
 ) -> Result<Inserted, StoreError> {
     let inserted = sqlx::query(
         "INSERT INTO events (call_id, event_kind, status, status_reason, received_at, client_phone,
-                             raw_method, raw_query, raw_content_type, raw_body, event, updated_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?5
+                             raw_method, raw_query, raw_content_type, raw_body, event, updated_at,
+                             source)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?5, ?12
          WHERE NOT EXISTS (SELECT 1 FROM events WHERE call_id = ?1 AND event_kind = ?2)
          RETURNING id",
     )
@@ -287,6 +289,7 @@ async fn insert_event(
     .bind(&row.raw_content_type)
     .bind(&row.raw_body)
     .bind(&row.event)
+    .bind(row.source)
     .fetch_optional(&mut **transaction)
     .await?;
     if let Some(inserted) = inserted {

@@ -10,7 +10,9 @@
 //! the CRM request it announces is sent.
 
 mod group_commit;
+mod lease;
 mod pipeline;
+mod source;
 mod sqlite;
 mod status;
 
@@ -29,6 +31,8 @@ use crate::intake::{RawPayload, Received, Refused};
 pub use pipeline::{
     Claim, Conclusion, LeaseToken, Link, LinkKind, ReplayOutcome, StepOutcome, StepRecord,
 };
+pub use lease::JobLease;
+pub use source::{EventSource, UnknownSource};
 pub use sqlite::SqliteStore;
 pub use status::{EventStatus, UnknownStatus};
 
@@ -52,6 +56,7 @@ pub struct NewEvent {
     /// Why the status is what it is, when that is not obvious (`skipped`).
     pub status_reason: Option<String>,
     pub received_at: DateTime<Utc>,
+    pub source: EventSource,
 }
 
 impl NewEvent {
@@ -77,7 +82,14 @@ impl NewEvent {
             status,
             status_reason,
             received_at,
+            source: EventSource::Webhook,
         }
+    }
+
+    /// The event came from Ringostat's call log, not from its webhook.
+    pub fn from_call_log(mut self) -> NewEvent {
+        self.source = EventSource::Backfill;
+        self
     }
 }
 
@@ -135,6 +147,7 @@ pub struct StoredEvent {
     pub status: EventStatus,
     pub status_reason: Option<String>,
     pub received_at: DateTime<Utc>,
+    pub source: EventSource,
     /// The client's number in E.164, when the event has one.
     pub client_phone: Option<String>,
     pub raw: RawPayload,
@@ -311,6 +324,29 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Drops every link to `crm_id` of this kind (the CRM no longer has it).
     async fn drop_links_to(&self, kind: LinkKind, crm_id: &CrmId) -> Result<(), StoreError>;
+
+    // ---- leases on jobs ---------------------------------------------------
+
+    /// Takes the lease `name` for `holder` until `until` when it is free,
+    /// expired at `now`, or already `holder`'s (a renewal); `true` when
+    /// `holder` holds it now.
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives the lease up, if `holder` holds it.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+
+    /// The leases whose name starts with `prefix` and that are live at `now`.
+    async fn live_leases(
+        &self,
+        prefix: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<JobLease>, StoreError>;
 }
 
 /// Opens (creating and migrating if needed) the store at `url`.

@@ -17,13 +17,14 @@ use chrono::{DateTime, Utc};
 
 use super::group_commit::{EventRow, RejectedRow, Writer};
 use super::{
-    Claim, Conclusion, EventId, EventQuery, EventStatus, Inserted, LeaseToken, Link, LinkKind,
-    NewEvent, NewRejected, RejectedPayload, RejectedRecorded, ReplayOutcome, StepRecord, Store,
-    StoreError, StoredEvent, parse_timestamp, timestamp,
+    Claim, Conclusion, EventId, EventQuery, EventSource, EventStatus, Inserted, JobLease,
+    LeaseToken, Link, LinkKind, NewEvent, NewRejected, RejectedPayload, RejectedRecorded,
+    ReplayOutcome, StepRecord, Store, StoreError, StoredEvent, parse_timestamp, timestamp,
 };
 use crate::connector::CrmId;
 use crate::intake::RawPayload;
 
+mod leases;
 mod pipeline;
 
 /// How long a statement waits for a lock held by another process (a backup,
@@ -84,6 +85,7 @@ impl Store for SqliteStore {
             status,
             status_reason,
             received_at,
+            source,
         } = new;
         self.writer
             .insert_event(EventRow {
@@ -98,6 +100,7 @@ impl Store for SqliteStore {
                 raw_content_type: raw.content_type,
                 raw_body: raw.body,
                 event,
+                source: source.as_str(),
             })
             .await
     }
@@ -251,6 +254,28 @@ impl Store for SqliteStore {
     async fn drop_links_to(&self, kind: LinkKind, crm_id: &CrmId) -> Result<(), StoreError> {
         pipeline::drop_links_to(&self.writer, kind, crm_id).await
     }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        leases::take(&self.writer, name, holder, now, until).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        leases::release(&self.writer, name, holder).await
+    }
+
+    async fn live_leases(
+        &self,
+        prefix: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<JobLease>, StoreError> {
+        leases::live(&self.readers, prefix, now).await
+    }
 }
 
 fn raw_payload(row: &SqliteRow) -> Result<RawPayload, StoreError> {
@@ -291,6 +316,10 @@ pub(super) fn stored_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         status_reason: row.try_get("status_reason")?,
         received_at: parse_timestamp(&row.try_get::<String, _>("received_at")?)?,
+        source: row
+            .try_get::<String, _>("source")?
+            .parse::<EventSource>()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         client_phone: row.try_get("client_phone")?,
         raw: raw_payload(row)?,
         event: json(row, "event")?.unwrap_or_default(),

@@ -292,3 +292,40 @@ async fn a_failing_write_is_reported_not_acknowledged() {
             .duplicate
     );
 }
+
+#[tokio::test]
+async fn an_event_remembers_where_it_came_from() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store(&dir).await;
+    let webhook = store
+        .insert_event(new_event("c-src-1", "event=after_call"))
+        .await
+        .expect("inserted");
+    let backfilled = store
+        .insert_event(new_event("c-src-2", "").from_call_log())
+        .await
+        .expect("inserted");
+    let source = |id| {
+        let store = &store;
+        async move {
+            store
+                .event(id)
+                .await
+                .expect("read")
+                .expect("present")
+                .source
+        }
+    };
+    assert_eq!(source(webhook.id).await, EventSource::Webhook);
+    assert_eq!(source(backfilled.id).await, EventSource::Backfill);
+    let again = store
+        .insert_event(new_event("c-src-1", "event=after_call").from_call_log())
+        .await
+        .expect("inserted");
+    assert!(again.duplicate);
+    assert_eq!(
+        source(webhook.id).await,
+        EventSource::Webhook,
+        "a call the webhook brought stays the webhook's"
+    );
+}

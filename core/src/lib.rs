@@ -19,6 +19,9 @@
 //!   carry the plan out through the connector, exactly once per step.
 //! - [`metrics`]: the Prometheus exporter behind `GET /metrics`.
 //! - [`startup`]: `Application::build(settings, connector)`, everything wired from one value.
+//! - [`ringostat`]: Ringostat's call log: `switchboard backfill` and the
+//!   reconciliation that recovers calls whose webhook never arrived.
+//! - [`presence`]: a running service says so in its store.
 //! - [`rules`]: the integrator's rules (matrix, employees, scripts, tests) that
 //!   turn an event and its facts into a plan; loading, hot reload, check, simulate.
 
@@ -32,6 +35,8 @@ pub mod metrics;
 pub mod phone;
 pub mod pipeline;
 pub mod plan;
+pub mod presence;
+pub mod ringostat;
 pub mod rules;
 pub mod server;
 pub mod startup;

@@ -398,7 +398,11 @@ fn a_missing_file_is_named() {
 #[test]
 fn reconciliation_runs_only_with_a_key_and_can_be_turned_off() {
     let defaults = Settings::default();
-    assert_eq!(defaults.ringostat.reconcile_every(), None, "no key, no runs");
+    assert_eq!(
+        defaults.ringostat.reconcile_every(),
+        None,
+        "no key, no runs"
+    );
     assert_eq!(
         defaults.ringostat.api.base_url.as_str(),
         "https://api.ringostat.net/"

@@ -67,6 +67,35 @@ impl Intake {
         }
     }
 
+    /// The intake of records from Ringostat's call log (`calls/list`): the
+    /// same project, read with the default aliases, because the call log
+    /// uses Ringostat's own field names whatever `webhook.fields` renames.
+    pub fn call_log(settings: &Settings) -> Intake {
+        Intake {
+            normalizer: Normalizer::new(
+                FieldMap::default(),
+                settings.time_zone,
+                settings.phone.default_region,
+            ),
+            token: None,
+        }
+    }
+
+    /// One call log record as an `after_call` event, exactly as if it had
+    /// come as a JSON webhook; the raw payload is the record.
+    pub fn receive_record(
+        &self,
+        record: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Received, Box<Refused>> {
+        let body = serde_json::Value::Object(record.clone()).to_string();
+        self.receive(&WebhookRequest {
+            method: "GET",
+            query: None,
+            content_type: Some("application/json"),
+            body: body.as_bytes(),
+        })
+    }
+
     pub fn receive(&self, request: &WebhookRequest) -> Result<Received, Box<Refused>> {
         let format = BodyFormat::detect(request.content_type, request.body);
         let raw = RawPayload::sanitize(

@@ -518,3 +518,36 @@ fn arbitrary_bytes_never_panic_and_always_get_an_answer() {
         }
     }
 }
+
+#[test]
+fn a_call_log_record_is_read_like_its_webhook_whatever_the_webhook_fields_say() {
+    let settings = Settings::from_yaml(
+        "webhook:\n  fields:\n    call_id: my_call_id\n",
+        "switchboard.yaml",
+        &Environment::default(),
+    )
+    .expect("valid");
+    let serde_json::Value::Object(record) =
+        serde_json::from_str::<serde_json::Value>(CALLS_LIST).expect("a record")
+    else {
+        panic!("the calls/list record is an object");
+    };
+    let from_log = Intake::call_log(&settings)
+        .receive_record(&record)
+        .unwrap_or_else(|refused| panic!("refused: {}", refused.reason));
+    assert_eq!(
+        from_log.event,
+        json(CALLS_LIST),
+        "the same event as its webhook"
+    );
+    assert_eq!(from_log.event.kind, EventKind::AfterCall);
+    assert_eq!(
+        from_log.raw.content_type.as_deref(),
+        Some("application/json")
+    );
+    let renamed = Intake::new(&settings).receive_record(&record);
+    assert!(
+        renamed.is_err(),
+        "the webhook intake would look for my_call_id instead of uniqueid"
+    );
+}

@@ -226,6 +226,7 @@ fn summary(event: &StoredEvent) -> Value {
         "status": event.status,
         "status_reason": event.status_reason,
         "received_at": event.received_at,
+        "source": event.source,
         "client_phone": event.client_phone,
         "attempts": event.attempts,
         "last_error": event.last_error,

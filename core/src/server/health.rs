@@ -2,6 +2,11 @@
 //! by running named checks: "store" (it can commit), "rules" (a rule set is
 //! loaded, else why not) and "crm" (processing is not paused), each added
 //! with [`Readiness::add`].
+//!
+//! Some checks report trouble that does not stop the service from taking
+//! webhooks (a reconciliation with Ringostat that keeps failing): they are
+//! added with [`Readiness::add_advisory`], shown with `"critical": false`,
+//! and left out of `ready`, so a load balancer keeps sending webhooks.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,18 +34,44 @@ pub trait ReadinessCheck: Send + Sync {
 /// The named checks behind `/readyz`.
 #[derive(Clone, Default)]
 pub struct Readiness {
-    checks: Vec<(String, Arc<dyn ReadinessCheck>)>,
+    checks: Vec<Named>,
+}
+
+#[derive(Clone)]
+struct Named {
+    name: String,
+    check: Arc<dyn ReadinessCheck>,
+    critical: bool,
 }
 
 impl Readiness {
+    /// A check the service is not ready without.
     pub fn add(&mut self, name: impl Into<String>, check: Arc<dyn ReadinessCheck>) {
-        self.checks.push((name.into(), check));
+        self.checks.push(Named {
+            name: name.into(),
+            check,
+            critical: true,
+        });
+    }
+
+    /// A check that is shown but does not make the service unready.
+    pub fn add_advisory(&mut self, name: impl Into<String>, check: Arc<dyn ReadinessCheck>) {
+        self.checks.push(Named {
+            name: name.into(),
+            check,
+            critical: false,
+        });
     }
 
     /// Runs every check, each under a time limit.
     pub async fn run(&self) -> Vec<CheckResult> {
         let mut results = Vec::with_capacity(self.checks.len());
-        for (name, check) in &self.checks {
+        for Named {
+            name,
+            check,
+            critical,
+        } in &self.checks
+        {
             let outcome = match tokio::time::timeout(CHECK_TIMEOUT, check.check()).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(format!("no answer within {}s", CHECK_TIMEOUT.as_secs())),
@@ -48,6 +79,7 @@ impl Readiness {
             results.push(CheckResult {
                 name: name.clone(),
                 ok: outcome.is_ok(),
+                critical: *critical,
                 error: outcome.err(),
             });
         }
@@ -58,7 +90,7 @@ impl Readiness {
 impl std::fmt::Debug for Readiness {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
-            .entries(self.checks.iter().map(|(name, _)| name))
+            .entries(self.checks.iter().map(|named| &named.name))
             .finish()
     }
 }
@@ -67,8 +99,15 @@ impl std::fmt::Debug for Readiness {
 pub struct CheckResult {
     pub name: String,
     pub ok: bool,
+    /// Shown only when `false`: the check does not count for `ready`.
+    #[serde(skip_serializing_if = "is_critical")]
+    pub critical: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+fn is_critical(critical: &bool) -> bool {
+    *critical
 }
 
 /// The store can take a commit.
@@ -102,7 +141,7 @@ pub async fn healthz() -> Json<Value> {
 
 pub async fn readyz(State(state): State<ServerState>) -> (StatusCode, Json<Value>) {
     let checks = state.readiness.run().await;
-    let ready = checks.iter().all(|check| check.ok);
+    let ready = checks.iter().all(|check| check.ok || !check.critical);
     let status = if ready {
         StatusCode::OK
     } else {

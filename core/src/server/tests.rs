@@ -136,3 +136,25 @@ async fn readiness_reports_every_named_check() {
         ]})
     );
 }
+
+#[tokio::test]
+async fn an_advisory_check_is_shown_but_leaves_the_service_ready() {
+    let fixture = fixture().await;
+    let mut state = fixture.state.clone();
+    state
+        .readiness
+        .add_advisory("reconcile", Arc::new(RulesLoaded(false)));
+    let request = Request::get("/readyz")
+        .body(Body::empty())
+        .expect("request");
+    let (status, answer) = call(state, request).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        answer,
+        json!({ "ready": true, "checks": [
+            { "name": "store", "ok": true },
+            { "name": "reconcile", "ok": false, "critical": false,
+              "error": "rules/matrix.yaml:3:5: unknown fact `clint`" },
+        ]})
+    );
+}

@@ -17,4 +17,3 @@ pub struct JobLease {
     pub holder: String,
     pub until: DateTime<Utc>,
 }
-

@@ -28,10 +28,10 @@ use crate::connector::CrmId;
 use crate::event::CallEvent;
 use crate::intake::{RawPayload, Received, Refused};
 
+pub use lease::JobLease;
 pub use pipeline::{
     Claim, Conclusion, LeaseToken, Link, LinkKind, ReplayOutcome, StepOutcome, StepRecord,
 };
-pub use lease::JobLease;
 pub use source::{EventSource, UnknownSource};
 pub use sqlite::SqliteStore;
 pub use status::{EventStatus, UnknownStatus};

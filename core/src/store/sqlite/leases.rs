@@ -101,9 +101,17 @@ mod tests {
         let store = store(&dir).await;
         let now = chrono::Utc::now();
         let until = now + Duration::seconds(60);
-        assert!(store.take_lease("job", "a", now, until).await.expect("take"));
         assert!(
-            !store.take_lease("job", "b", now, until).await.expect("take"),
+            store
+                .take_lease("job", "a", now, until)
+                .await
+                .expect("take")
+        );
+        assert!(
+            !store
+                .take_lease("job", "b", now, until)
+                .await
+                .expect("take"),
             "a live lease of another holder is not taken"
         );
         assert!(
@@ -130,7 +138,12 @@ mod tests {
             "only its holder gives a lease up"
         );
         store.release_lease("job", "b").await.expect("release");
-        assert!(store.take_lease("job", "a", later, later).await.expect("take"));
+        assert!(
+            store
+                .take_lease("job", "a", later, later)
+                .await
+                .expect("take")
+        );
     }
 
     #[tokio::test]
@@ -148,7 +161,11 @@ mod tests {
         }
         let live = store.live_leases("instance/", now).await.expect("live");
         let names: Vec<&str> = live.iter().map(|l| l.name.as_str()).collect();
-        assert_eq!(names, ["instance/1"], "expired and other leases are left out");
+        assert_eq!(
+            names,
+            ["instance/1"],
+            "expired and other leases are left out"
+        );
         assert_eq!(live[0].holder, "h");
     }
 }

@@ -10,11 +10,12 @@ pub enum RingostatError {
         "no Ringostat API key is configured: set RINGOSTAT_API_KEY (or ringostat.api.key: ${{VAR}})"
     )]
     NoKey,
-    /// 401/403: the key is wrong, revoked, or not for this project.
+    /// 401/403: the key is wrong, revoked, or not for this project (403 also
+    /// when the key reaches several projects and none was named).
     #[error(
         "Ringostat refused the API key (HTTP {status}{}): check ringostat.api.key (RINGOSTAT_API_KEY){}",
         detail(.message),
-        if *.project_id_set { " and ringostat.api.project_id" } else { "" }
+        if *.status == 403 || *.project_id_set { " and ringostat.api.project_id" } else { "" }
     )]
     BadKey {
         status: u16,

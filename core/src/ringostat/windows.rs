@@ -4,7 +4,8 @@
 //! as wall-clock times of the project's time zone (`YYYY-MM-DD HH:MM:SS`),
 //! so a period is a stretch of wall-clock time, read window after window.
 //! A window that comes back full may have been cut short, so it is halved
-//! and read again; a window that comes back light lets the next one grow.
+//! and read again; windows stay at most half as long as the last one that
+//! was full until several light answers in a row let them grow again.
 //!
 //! Windows share their boundary second (`[a, m]`, then `[m, b]`): whether
 //! Ringostat counts `to` in or out, no second falls between two windows, and
@@ -25,6 +26,9 @@ pub const MAX_CALLS_PER_ANSWER: usize = 6500;
 
 /// How much call log one request asks for at most.
 const MAX_SPAN: Duration = Duration::days(1);
+
+/// Light answers in a row after which windows may be twice as long again.
+const LIGHT_STREAK: u32 = 4;
 
 /// The format of `from`/`to`.
 const FORMAT: &str = "%Y-%m-%d %H:%M:%S";
@@ -125,6 +129,8 @@ impl Period {
             cursor: self.from,
             end: self.to,
             span: MAX_SPAN,
+            ceiling: MAX_SPAN,
+            light: 0,
             done: false,
         }
     }
@@ -196,6 +202,10 @@ pub struct Windows {
     cursor: NaiveDateTime,
     end: NaiveDateTime,
     span: Duration,
+    /// The longest window worth asking for, given the full answers so far.
+    ceiling: Duration,
+    /// Light answers in a row.
+    light: u32,
     done: bool,
 }
 
@@ -223,12 +233,21 @@ impl Windows {
             }
             let half = Duration::seconds((window.span().num_seconds() / 2).max(1));
             self.span = half;
+            self.ceiling = half;
+            self.light = 0;
             return Ok(Next::Halve);
         }
         self.cursor = window.to;
         self.done = window.to >= self.end;
         if calls < MAX_CALLS_PER_ANSWER / 4 {
-            self.span = (self.span * 2).min(MAX_SPAN);
+            self.light += 1;
+            if self.light >= LIGHT_STREAK {
+                self.ceiling = (self.ceiling * 2).min(MAX_SPAN);
+                self.light = 0;
+            }
+            self.span = (self.span * 2).min(self.ceiling);
+        } else {
+            self.light = 0;
         }
         Ok(Next::Keep)
     }

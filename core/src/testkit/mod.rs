@@ -1,4 +1,5 @@
-//! The connector conformance suite (feature `testkit`).
+//! The connector conformance suite (feature `testkit`), and a fake of
+//! Ringostat's call log API ([`ringostat`]).
 //!
 //! Connector-agnostic scenarios that every connector runs against its own
 //! fake CRM through a [`Harness`]: finding contacts however their number
@@ -15,6 +16,7 @@
 //! ```
 
 mod harness;
+pub mod ringostat;
 mod scenarios;
 
 use std::fmt;

@@ -24,7 +24,7 @@ use tracing_subscriber::EnvFilter;
     long_about = "Turns Ringostat call webhooks into CRM records, driven by editable rules.\n\n\
         Configuration comes from an optional YAML file (--config), the environment \
         (SWITCHBOARD_LISTEN, SWITCHBOARD_STORE_URL, SWITCHBOARD_RULES_DIR, and the secrets \
-        SWITCHBOARD_WEBHOOK_TOKEN, SWITCHBOARD_ADMIN_TOKEN, HUBSPOT_TOKEN) and flags, in the \
+        SWITCHBOARD_WEBHOOK_TOKEN, SWITCHBOARD_ADMIN_TOKEN, HUBSPOT_TOKEN, RINGOSTAT_API_KEY) and flags, in the \
         order flag > environment > file > default. Logs go to stderr; RUST_LOG sets the level."
 )]
 struct Cli {
@@ -94,6 +94,15 @@ enum Command {
     /// that already have a CRM id are not repeated.
     Replay(ReplayArgs),
 
+    /// Queue the calls Ringostat's call log has for a period and the inbox lacks.
+    ///
+    /// For calls whose webhook never came (the service was down or unreachable).
+    /// Each call goes through the same intake as a webhook, once per call id; known
+    /// calls change nothing. A service running on the same store processes the new
+    /// ones; with none running, this command processes them itself. Needs the
+    /// Ringostat API key (RINGOSTAT_API_KEY or ringostat.api.key).
+    Backfill(commands::backfill::BackfillArgs),
+
     /// HubSpot account setup and checks.
     Hubspot {
         #[command(subcommand)]
@@ -158,6 +167,9 @@ fn main() -> ExitCode {
             json,
         )),
         Command::Replay(args) => report(replay(cli.config.as_deref(), &args)),
+        Command::Backfill(args) => {
+            report(commands::backfill::backfill(cli.config.as_deref(), &args))
+        }
         Command::Hubspot {
             command: HubspotCommand::Setup,
         } => report(commands::hubspot::setup(cli.config.as_deref())),

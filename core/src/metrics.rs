@@ -82,6 +82,18 @@ fn describe() {
         "switchboard_crm_paused",
         "1 while processing is paused because the CRM account refuses work, by issue"
     );
+    describe_counter!(
+        "switchboard_backfill_calls_total",
+        "Calls read from Ringostat's call log (backfill, reconciliation) by result: new, known, settling, rejected"
+    );
+    describe_counter!(
+        "switchboard_reconcile_runs_total",
+        "Reconciliation runs with Ringostat's call log by outcome (ok, failed)"
+    );
+    describe_counter!(
+        "switchboard_ringostat_requests_total",
+        "Requests to Ringostat's call log API by outcome (ok, transient, refused, unknown_field)"
+    );
     metrics::counter!("switchboard_retries_total").increment(0);
     metrics::gauge!("switchboard_dead_letters").increment(0.0);
 }

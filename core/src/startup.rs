@@ -4,7 +4,8 @@
 //!
 //! Wiring only: settings are validated, the metrics exporter installed, the
 //! store opened and migrated, the rules loaded and watched, the pipeline and
-//! the router get their state, the port is bound. Serving starts with
+//! the router get their state, reconciliation with Ringostat's call log is
+//! set up when a key is configured, the port is bound. Serving starts with
 //! [`Application::run_until_stopped`], which logs the one line
 //! `listening on ADDR` and stops gracefully on SIGTERM or Ctrl-C: no new
 //! connections, requests and events in flight finish (or events are
@@ -25,6 +26,9 @@ use crate::config::{ConfigError, Settings};
 use crate::connector::Connector;
 use crate::intake::Intake;
 use crate::pipeline::{Pipeline, PipelineSettings};
+use crate::presence::Presence;
+use crate::ringostat::reconcile::{Reconciler, Schedule};
+use crate::ringostat::{Backfill, CallLogClient, RingostatError};
 use crate::rules::{self, RulesContext, RulesWatcher};
 use crate::server::{self, Access, Readiness, RulesLoaded, ServerState, StoreReachable};
 use crate::store::{self, StoreError};
@@ -35,6 +39,8 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Ringostat(#[from] RingostatError),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: SocketAddr,
@@ -50,6 +56,10 @@ pub struct Application {
     local_addr: SocketAddr,
     router: Router,
     pipeline: Pipeline,
+    /// Says in the store that this service runs.
+    presence: Presence,
+    /// Backfills the recent past from Ringostat's call log, with a key.
+    reconciler: Option<Reconciler>,
     /// Keeps the rules directory watched while the application lives.
     _watcher: Option<RulesWatcher>,
 }
@@ -112,10 +122,36 @@ impl Application {
             PipelineSettings::from(&settings),
         );
 
+        let instance = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        let presence = Presence::new(store.clone(), &instance, settings.worker.lease);
+        let reconciler = match settings.ringostat.reconcile_every() {
+            Some(every) => {
+                let client = CallLogClient::new(&settings.ringostat.api)?;
+                let backfill = Backfill::new(Arc::new(client), Intake::call_log(&settings));
+                let schedule = Schedule {
+                    every,
+                    window: settings.ringostat.reconcile.window,
+                    settle: settings.ringostat.reconcile.settle,
+                    zone: settings.time_zone,
+                };
+                Some(Reconciler::new(
+                    backfill,
+                    store.clone(),
+                    pipeline.waker(),
+                    schedule,
+                    &instance,
+                ))
+            }
+            None => None,
+        };
+
         let mut readiness = Readiness::default();
         readiness.add("store", Arc::new(StoreReachable(store.clone())));
         readiness.add("rules", Arc::new(RulesLoaded(rules.clone())));
         readiness.add("crm", Arc::new(pipeline.pause_state()));
+        if let Some(reconciler) = &reconciler {
+            readiness.add_advisory("reconcile", Arc::new(reconciler.health()));
+        }
         let state = ServerState {
             intake: Arc::new(Intake::new(&settings)),
             store: store.clone(),
@@ -139,6 +175,8 @@ impl Application {
             local_addr,
             router: server::router(state),
             pipeline,
+            presence,
+            reconciler,
             _watcher: watcher,
         })
     }
@@ -166,9 +204,13 @@ impl Application {
             local_addr,
             router,
             pipeline,
+            presence,
+            reconciler,
             _watcher,
         } = self;
         let (stop, stopping) = watch::channel(false);
+        let present = tokio::spawn(presence.hold(stopping.clone()));
+        let reconciling = reconciler.map(|r| tokio::spawn(r.run(stopping.clone())));
         let workers = tokio::spawn(pipeline.run(stopping));
         let upkeep = crate::metrics::exporter().map(|exporter| {
             tokio::spawn(async move {
@@ -197,6 +239,14 @@ impl Application {
             .map_err(StartupError::Serve);
         if let Err(error) = workers.await {
             tracing::error!(%error, "the workers stopped abnormally");
+        }
+        if let Some(task) = reconciling
+            && let Err(error) = task.await
+        {
+            tracing::error!(%error, "reconciliation stopped abnormally");
+        }
+        if let Err(error) = present.await {
+            tracing::error!(%error, "the presence lease stopped abnormally");
         }
         if let Some(upkeep) = upkeep {
             upkeep.abort();

@@ -15,9 +15,7 @@ use switchboard_core::ringostat::{
     Backfill, CallLogClient, Destination, MAX_CALLS_PER_ANSWER, Period, Retries, RingostatError,
     Summary,
 };
-use switchboard_core::store::{
-    self, EventQuery, EventSource, EventStatus, NewEvent, Store,
-};
+use switchboard_core::store::{self, EventQuery, EventSource, EventStatus, NewEvent, Store};
 use switchboard_core::testkit::ringostat::{FakeOptions, FakeRingostat};
 
 const KYIV: chrono_tz::Tz = chrono_tz::Europe::Kyiv;
@@ -76,7 +74,9 @@ fn quick() -> Retries {
 }
 
 fn backfill(api: &RingostatApiSettings) -> Backfill {
-    let client = CallLogClient::new(api).expect("a client").with_retries(quick());
+    let client = CallLogClient::new(api)
+        .expect("a client")
+        .with_retries(quick());
     Backfill::new(Arc::new(client), Intake::call_log(&Settings::default()))
 }
 
@@ -135,7 +135,10 @@ async fn a_day_boundary_and_both_changes_of_the_clocks_lose_no_call() {
     // UTC: on 2025-10-26 Kyiv's 03:00-04:00 happens twice, on 2025-03-30
     // 03:00-04:00 does not happen at all.
     let mut expected = Vec::new();
-    for (night, first) in [("autumn", "2025-10-25 19:00:00"), ("spring", "2025-03-29 20:00:00")] {
+    for (night, first) in [
+        ("autumn", "2025-10-25 19:00:00"),
+        ("spring", "2025-03-29 20:00:00"),
+    ] {
         for i in 0..(8 * 60 / 7) {
             let started = utc(first) + chrono::Duration::minutes(i * 7);
             let id = format!("{night}-{i}");
@@ -158,9 +161,23 @@ async fn a_day_boundary_and_both_changes_of_the_clocks_lose_no_call() {
         wake: None,
     };
     let backfill = backfill(&api(&fake));
-    let autumn = run(&backfill, &period("2025-10-25 22:00:00", "2025-10-26 06:00:00"), &to).await;
-    let spring = run(&backfill, &period("2025-03-29 22:00:00", "2025-03-30 07:00:00"), &to).await;
-    assert_eq!(autumn.new + spring.new, expected.len(), "{autumn:?} {spring:?}");
+    let autumn = run(
+        &backfill,
+        &period("2025-10-25 22:00:00", "2025-10-26 06:00:00"),
+        &to,
+    )
+    .await;
+    let spring = run(
+        &backfill,
+        &period("2025-03-29 22:00:00", "2025-03-30 07:00:00"),
+        &to,
+    )
+    .await;
+    assert_eq!(
+        autumn.new + spring.new,
+        expected.len(),
+        "{autumn:?} {spring:?}"
+    );
     let all = EventQuery {
         limit: 500,
         ..EventQuery::default()
@@ -192,7 +209,10 @@ async fn a_day_boundary_and_both_changes_of_the_clocks_lose_no_call() {
 #[tokio::test]
 async fn the_records_become_the_events_their_webhooks_would_be() {
     let fake = fake().await;
-    fake.add_call(utc("2025-09-30 11:05:12"), record("ua9_-1.2", "380732135997"));
+    fake.add_call(
+        utc("2025-09-30 11:05:12"),
+        record("ua9_-1.2", "380732135997"),
+    );
     let dir = tempfile::tempdir().expect("temp dir");
     let store = inbox(&dir).await;
     let to = Destination::Inbox {
@@ -220,7 +240,10 @@ async fn the_records_become_the_events_their_webhooks_would_be() {
         (Some(61), Some(74), Some(13)),
         "numbers and strings alike"
     );
-    assert_eq!(event.employee.sip_login.as_deref(), Some("acmecom_ivanenko"));
+    assert_eq!(
+        event.employee.sip_login.as_deref(),
+        Some("acmecom_ivanenko")
+    );
     assert_eq!(event.employee.staff_id, None, "-1 is no employee id");
     assert!(event.recording_url.is_some_and(|u| u.contains(".wav")));
     let raw: Value = serde_json::from_slice(&stored.raw.body).expect("the record as JSON");
@@ -251,25 +274,48 @@ async fn calls_the_inbox_has_change_nothing_and_a_dry_run_stores_nothing() {
     let backfill = backfill(&api(&fake));
     let day = period("2025-09-30 00:00:00", "2025-09-30 23:00:00");
 
-    let dry = run(&backfill, &day, &Destination::DryRun { store: Some(store.clone()) }).await;
+    let dry = run(
+        &backfill,
+        &day,
+        &Destination::DryRun {
+            store: Some(store.clone()),
+        },
+    )
+    .await;
     assert_eq!((dry.found, dry.new, dry.known), (5, 4, 1), "{dry:?}");
     assert!(dry.queued.is_empty());
     let all = EventQuery {
         limit: 500,
         ..EventQuery::default()
     };
-    assert_eq!(store.list_events(&all).await.expect("listed").len(), 1, "a dry run stores nothing");
+    assert_eq!(
+        store.list_events(&all).await.expect("listed").len(),
+        1,
+        "a dry run stores nothing"
+    );
 
     let to = Destination::Inbox {
         store: store.clone(),
         wake: None,
     };
     let first = run(&backfill, &day, &to).await;
-    assert_eq!((first.new, first.known, first.queued.len()), (4, 1, 4), "{first:?}");
+    assert_eq!(
+        (first.new, first.known, first.queued.len()),
+        (4, 1, 4),
+        "{first:?}"
+    );
     let again = run(&backfill, &day, &to).await;
-    assert_eq!((again.new, again.known), (0, 5), "a second backfill finds all known");
+    assert_eq!(
+        (again.new, again.known),
+        (0, 5),
+        "a second backfill finds all known"
+    );
     let stored = store.event(webhook.id).await.expect("read").expect("there");
-    assert_eq!(stored.source, EventSource::Webhook, "the webhook's event is untouched");
+    assert_eq!(
+        stored.source,
+        EventSource::Webhook,
+        "the webhook's event is untouched"
+    );
 }
 
 #[tokio::test]
@@ -296,10 +342,18 @@ async fn a_field_the_project_refuses_is_dropped_and_reported_once() {
     assert_eq!(summary.refused_fields, ["recording_wav", "employee_fio"]);
     let requests = fake.requests();
     let refused: Vec<_> = requests.iter().filter(|r| r.status == 400).collect();
-    assert_eq!(refused.len(), 2, "one refusal per unknown field: {requests:?}");
+    assert_eq!(
+        refused.len(),
+        2,
+        "one refusal per unknown field: {requests:?}"
+    );
     let answered: Vec<_> = requests.iter().filter(|r| r.status == 200).collect();
     assert!(answered.len() >= 2, "later windows ask without them");
-    assert!(answered.iter().all(|r| !r.fields.iter().any(|f| f == "recording_wav")));
+    assert!(
+        answered
+            .iter()
+            .all(|r| !r.fields.iter().any(|f| f == "recording_wav"))
+    );
 }
 
 #[tokio::test]
@@ -321,7 +375,10 @@ async fn busy_and_failing_answers_are_retried_and_a_lasting_outage_is_an_error()
         .run(&day, &nowhere, None, &mut |_| {})
         .await
         .expect_err("Ringostat stays down");
-    assert!(error.to_string().contains("unavailable after 4 attempts"), "{error}");
+    assert!(
+        error.to_string().contains("unavailable after 4 attempts"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -343,13 +400,22 @@ async fn a_bad_key_or_project_names_the_settings() {
         .calls(&window)
         .await
         .expect_err("refused");
-    assert!(matches!(error, RingostatError::BadKey { status: 401, .. }), "{error}");
+    assert!(
+        matches!(error, RingostatError::BadKey { status: 401, .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("ringostat.api.key"), "{error}");
-    assert!(!format!("{error} {error:?}").contains("not-the-key"), "the key never shows");
+    assert!(
+        !format!("{error} {error:?}").contains("not-the-key"),
+        "the key never shows"
+    );
 
     let no_project = CallLogClient::new(&api(&fake)).expect("a client");
     let error = no_project.calls(&window).await.expect_err("refused");
-    assert!(error.to_string().contains("ringostat.api.project_id"), "{error}");
+    assert!(
+        error.to_string().contains("ringostat.api.project_id"),
+        "{error}"
+    );
 
     let mut right = api(&fake);
     right.project_id = Some("247726".into());
@@ -360,7 +426,10 @@ async fn a_bad_key_or_project_names_the_settings() {
         .expect("read");
     assert!(calls.is_empty());
     assert_eq!(
-        fake.requests().last().and_then(|r| r.project_id.clone()).as_deref(),
+        fake.requests()
+            .last()
+            .and_then(|r| r.project_id.clone())
+            .as_deref(),
         Some("247726")
     );
     let no_key = RingostatApiSettings::default();
@@ -392,7 +461,10 @@ async fn records_that_cannot_be_events_are_counted_with_their_reason_and_kept() 
         },
     )
     .await;
-    assert_eq!((summary.found, summary.new, summary.rejected_total()), (2, 1, 1));
+    assert_eq!(
+        (summary.found, summary.new, summary.rejected_total()),
+        (2, 1, 1)
+    );
     let reason = summary.rejected.keys().next().expect("a reason");
     assert!(reason.starts_with("no call id"), "{reason}");
     let rejected = store.list_rejected(10, None).await.expect("listed");

@@ -2,6 +2,7 @@
 //! way as the service (flag > environment > file > default), then calls one
 //! library function and prints its report.
 
+pub mod backfill;
 pub mod hubspot;
 pub mod rules;
 

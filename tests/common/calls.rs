@@ -217,4 +217,24 @@ impl Call {
         );
         Value::Object(fields).to_string()
     }
+
+    /// This call as a record of Ringostat's call log (`calls/list`): the
+    /// same fields as the webhook, with the types the call log uses
+    /// (`billsec` and `duration` numbers, `waittime` a string, `-1` for no
+    /// employee id) and without `calldate`, which the fake writes in the
+    /// project's zone from [`Call::started`].
+    pub fn call_log_record(&self) -> Map<String, Value> {
+        let Ok(Value::Object(mut record)) = serde_json::from_str::<Value>(&self.body()) else {
+            unreachable!("the body is a JSON object")
+        };
+        record.remove("calldate");
+        record.insert("billsec".into(), json!(self.talk_seconds));
+        record.insert(
+            "duration".into(),
+            json!(self.talk_seconds + self.wait_seconds),
+        );
+        record.insert("employee_number".into(), json!(-1));
+        record.insert("proper_flag".into(), json!(0));
+        record
+    }
 }

@@ -36,6 +36,7 @@ const CONFIG_VARS: &[&str] = &[
     "SWITCHBOARD_ADMIN_TOKEN",
     "SWITCHBOARD_LOG_FORMAT",
     "HUBSPOT_TOKEN",
+    "RINGOSTAT_API_KEY",
 ];
 
 const START_DEADLINE: Duration = Duration::from_secs(30);

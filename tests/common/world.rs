@@ -78,6 +78,8 @@ pub struct WorldBuilder {
     fake: FakeOptions,
     tuning: Tuning,
     rules: Vec<RulesEdit>,
+    config: String,
+    env: Vec<(String, String)>,
 }
 
 /// The running service, its fake HubSpot and its files.
@@ -88,6 +90,7 @@ pub struct World {
     pub owners: Owners,
     dir: Arc<tempfile::TempDir>,
     config: String,
+    env: Vec<(String, String)>,
     pub(super) http: reqwest::Client,
 }
 
@@ -99,6 +102,18 @@ impl WorldBuilder {
 
     pub fn tuning(mut self, edit: impl FnOnce(&mut Tuning)) -> WorldBuilder {
         edit(&mut self.tuning);
+        self
+    }
+
+    /// More configuration (YAML top-level sections the service config lacks).
+    pub fn config(mut self, yaml: &str) -> WorldBuilder {
+        self.config.push_str(yaml);
+        self
+    }
+
+    /// An environment variable of every `switchboard` run.
+    pub fn env(mut self, name: &str, value: &str) -> WorldBuilder {
+        self.env.push((name.to_string(), value.to_string()));
         self
     }
 
@@ -124,13 +139,14 @@ impl WorldBuilder {
         for edit in self.rules {
             edit(&rules);
         }
-        let config = service_config(&rules, &fake.base_url(), &self.tuning);
+        let config = service_config(&rules, &fake.base_url(), &self.tuning) + self.config.as_str();
         let mut world = World {
             server: None,
             fake,
             owners,
             dir,
             config,
+            env: self.env,
             http: super::client(),
         };
         world.hubspot_setup().await;
@@ -150,6 +166,8 @@ impl World {
             },
             tuning: Tuning::default(),
             rules: Vec::new(),
+            config: String::new(),
+            env: Vec::new(),
         }
     }
 
@@ -171,30 +189,50 @@ impl World {
         self.server().url(path)
     }
 
-    /// Variables of every `switchboard` run: the fake's token.
+    /// Variables of every `switchboard` run: the fake's token, and the
+    /// builder's.
     fn env(&self) -> Vec<(String, String)> {
-        vec![("HUBSPOT_TOKEN".into(), self.fake.token().to_string())]
+        let mut env = vec![("HUBSPOT_TOKEN".into(), self.fake.token().to_string())];
+        env.extend(self.env.iter().cloned());
+        env
+    }
+
+    /// Runs `switchboard ARGS` with the service's configuration and
+    /// environment, to completion: exit status, stdout, stderr.
+    pub async fn command(&self, args: &[&str]) -> (std::process::ExitStatus, String, String) {
+        let dir = self.dir.clone();
+        let config = self.config.clone();
+        let env = self.env();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            let path = super::config_path(dir.path());
+            std::fs::write(&path, super::test_config(dir.path(), &config)).expect("write config");
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let mut all = vec!["--config".to_string(), path.to_string_lossy().into_owned()];
+            all.extend(args);
+            let all: Vec<&str> = all.iter().map(String::as_str).collect();
+            run(dir.path(), &all, &env)
+        })
+        .await
+        .expect("the command runs")
+    }
+
+    /// SIGTERM: the service shuts down gracefully (and says in its store
+    /// that it no longer runs).
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            let status = tokio::task::spawn_blocking(move || server.terminate())
+                .await
+                .expect("stop");
+            assert!(status.success(), "the service exits cleanly: {status}");
+        }
     }
 
     /// `switchboard hubspot setup`: the step-key, `phone_e164` and UTM
     /// properties the service writes.
     async fn hubspot_setup(&self) {
-        let dir = self.dir.clone();
-        let config = self.config.clone();
-        let env = self.env();
-        let (status, stdout, stderr) = tokio::task::spawn_blocking(move || {
-            let path = super::config_path(dir.path());
-            std::fs::write(&path, super::test_config(dir.path(), &config)).expect("write config");
-            let env: Vec<(&str, &str)> =
-                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            run(
-                dir.path(),
-                &["--config", &path.to_string_lossy(), "hubspot", "setup"],
-                &env,
-            )
-        })
-        .await
-        .expect("setup runs");
+        let (status, stdout, stderr) = self.command(&["hubspot", "setup"]).await;
         assert!(status.success(), "hubspot setup failed: {stdout}\n{stderr}");
     }
 

@@ -12,6 +12,8 @@
 //!   stay under the 6,500 calls of one answer.
 //! - [`fields`]: which fields to ask for.
 //! - [`backfill`]: a period into the inbox (or, in a dry run, only counted).
+//! - [`process`]: what a backfill queued, processed by the command itself
+//!   when no service runs on the store.
 //! - [`reconcile`]: the job in `serve` that backfills the recent past every
 //!   `ringostat.reconcile.every`, one instance at a time.
 //! - [`error`]: what can go wrong, naming the setting to fix.
@@ -20,6 +22,7 @@ pub mod backfill;
 pub mod client;
 pub mod error;
 pub mod fields;
+pub mod process;
 pub mod reconcile;
 pub mod windows;
 

@@ -167,7 +167,10 @@ impl FakeRingostat {
 
     /// The next `times` requests answer `status`.
     pub fn fail_next(&self, times: usize, status: u16) {
-        self.shared.lock().faults.push((Fault::Status(status), times));
+        self.shared
+            .lock()
+            .faults
+            .push((Fault::Status(status), times));
     }
 
     /// The next `times` requests answer only after `delay`.

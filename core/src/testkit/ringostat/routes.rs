@@ -146,4 +146,3 @@ fn answer(
     let count = records.len();
     (StatusCode::OK, Value::Array(records), count)
 }
-

@@ -1,6 +1,7 @@
-//! Secrets (webhook token, admin token, HubSpot token) in a type that cannot
-//! leak by accident: its `Debug` and `Display` never show the value, and
-//! comparing it with what a client sent takes the same time whatever matched.
+//! Secrets (webhook token, admin token, HubSpot token, Ringostat API key) in
+//! a type that cannot leak by accident: its `Debug` and `Display` never show
+//! the value, and comparing it with what a client sent takes the same time
+//! whatever matched.
 
 use std::fmt;
 

@@ -487,3 +487,69 @@ async fn calls_after_the_settling_limit_are_left_to_their_webhook() {
         .expect("runs");
     assert_eq!((summary.found, summary.new, summary.settling), (2, 1, 1));
 }
+
+#[tokio::test]
+async fn two_instances_on_one_store_reconcile_one_at_a_time() {
+    use switchboard_core::ringostat::reconcile::{Reconciler, Schedule};
+    let fake = fake().await;
+    fake.add_call(
+        Utc::now() - chrono::Duration::minutes(5),
+        record("shared-1", "380671234567"),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = inbox(&dir).await;
+    let every = Duration::from_millis(400);
+    let schedule = Schedule {
+        every,
+        window: Duration::from_secs(3600),
+        settle: Duration::from_secs(1),
+        zone: KYIV,
+    };
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let instances: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|instance| {
+            let reconciler = Reconciler::new(
+                backfill(&api(&fake)),
+                store.clone(),
+                Arc::new(tokio::sync::Notify::new()),
+                schedule,
+                instance,
+            );
+            tokio::spawn(reconciler.run(stopping.clone()))
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while fake.requests().len() < 4 {
+        assert!(std::time::Instant::now() < deadline, "four runs within 20s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(true);
+    for instance in instances {
+        instance.await.expect("the reconciler stops");
+    }
+    let runs = fake.requests();
+    for pair in runs.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(
+            gap >= every / 2,
+            "runs are one `every` apart whoever makes them, not one per instance: {gap:?}"
+        );
+    }
+    let events = store
+        .list_events(&EventQuery {
+            call_id: Some("shared-1".into()),
+            ..EventQuery::default()
+        })
+        .await
+        .expect("listed");
+    assert_eq!(events.len(), 1);
+    let left = store
+        .live_leases("ringostat.reconcile", Utc::now())
+        .await
+        .expect("leases");
+    assert!(
+        left.is_empty(),
+        "a stopping instance gives the lease up: {left:?}"
+    );
+}

@@ -80,6 +80,8 @@ pub struct LoggedRequest {
     pub status: u16,
     /// Calls in the answer.
     pub calls: usize,
+    /// When the request arrived.
+    pub at: std::time::Instant,
 }
 
 pub(crate) struct Inner {

@@ -52,6 +52,7 @@ pub(super) async fn calls_list(
         project_id: header("x-project-id"),
         status: 200,
         calls: 0,
+        at: std::time::Instant::now(),
     };
 
     let fault = {
